@@ -1,0 +1,117 @@
+/* jtm-migrate: applies the warehouse migrations in schemas/sql (or --dir) to the database the
+ * config names. ops/pg.sh runs it after starting PostgreSQL; operators run it before upgrading the
+ * daemons. Safe to run twice. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "migrate.h"
+#include "pg.h"
+#include "signals.h"
+
+typedef struct migrate_config {
+    char *dir;
+    char *log_level;
+    long long connect_wait_ms;
+} migrate_config;
+
+static const jtm_option migrate_options[] = {
+    JTM_OPT_STR("migrations.dir", JTM_SOURCE_DIR "/schemas/sql", dir, migrate_config, "folder of numbered .sql files"),
+    JTM_OPT_STR("log.level", "info", log_level, migrate_config, "debug, info, warn or error"),
+    JTM_OPT_INT("pg.connect_wait_ms", "30000", 0, 3600000, connect_wait_ms, migrate_config,
+                "how long to retry connecting (0: forever)"),
+    JTM_OPT_END,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: jtm-migrate [-c FILE] [-X key=value] [--dir DIR]\n"
+            "Applies numbered SQL migrations once each, recording them in ops.schema_migrations.\n"
+            "  -c, --config FILE   config file (key = value lines)\n"
+            "  -X key=value        set an option (repeatable); pg.<keyword> goes to libpq\n"
+            "  --dir DIR           migrations folder (same as -X migrations.dir=DIR)\n"
+            "  -h, --help          this text\n  -V, --version       print the version\n"
+            "Options:\n");
+    jtm_config_print_help(migrate_options, out);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"dir", required_argument, NULL, 'd'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *dir = NULL;
+    char *overrides[64];
+    int n_overrides = 0, c;
+    while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'X':
+            if (n_overrides < 64)
+                overrides[n_overrides++] = optarg;
+            break;
+        case 'h': usage(stdout); return JTM_EXIT_OK;
+        case 'V': printf("jtm-migrate %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        default:
+            fprintf(stderr, "jtm-migrate: try --help\n");
+            return JTM_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "jtm-migrate: unexpected argument %s\n", argv[optind]);
+        return JTM_EXIT_USAGE;
+    }
+    migrate_config cfg = {0};
+    jtm_passthrough pt = {0};
+    char err[1024];
+    jtm_log_init("jtm-migrate", JTM_LOG_INFO);
+    if (jtm_config_load(migrate_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-migrate: %s\n", err);
+        return JTM_EXIT_CONFIG;
+    }
+    for (int i = 0; i < n_overrides; i++) {
+        char *eq = strchr(overrides[i], '=');
+        if (!eq) {
+            fprintf(stderr, "jtm-migrate: -X expects key=value\n");
+            return JTM_EXIT_USAGE;
+        }
+        *eq = '\0';
+        if (jtm_config_set(migrate_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err) != 0) {
+            fprintf(stderr, "jtm-migrate: %s\n", err);
+            return JTM_EXIT_CONFIG;
+        }
+    }
+    jtm_log_level lvl;
+    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
+        fprintf(stderr, "jtm-migrate: log.level: unknown level\n");
+        return JTM_EXIT_CONFIG;
+    }
+    jtm_log_set_level(lvl);
+    jtm_signals_install();
+    char *conninfo = jtm_config_pg_conninfo(&pt);
+    PGconn *conn = jtm_pg_connect(conninfo, (int)cfg.connect_wait_ms, err, sizeof err);
+    free(conninfo);
+    if (!conn) {
+        log_error("pg_unavailable", "error=\"%s\"", err);
+        return JTM_EXIT_UNAVAILABLE;
+    }
+    int applied = 0;
+    int rc = jtm_migrate(conn, dir ? dir : cfg.dir, &applied, err, sizeof err);
+    PQfinish(conn);
+    if (rc < 0) {
+        char q[1100];
+        log_error("migration_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+        jtm_config_free(migrate_options, &cfg, &pt);
+        return JTM_EXIT_FAILURE;
+    }
+    log_info("migrations_done", "applied=%d", applied);
+    jtm_config_free(migrate_options, &cfg, &pt);
+    return JTM_EXIT_OK;
+}

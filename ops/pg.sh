@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A private PostgreSQL server for development, tests and the demo.
+#   ops/pg.sh start     initdb if needed, start, create database jtm, apply migrations
+#   ops/pg.sh stop      stop (fast shutdown)
+#   ops/pg.sh restart   stop and start (used by fault tests)
+#   ops/pg.sh status    exit 0 when running
+#   ops/pg.sh migrate   apply migrations to database jtm
+#   ops/pg.sh env       print JTM_PG_CONNINFO=... for eval
+#   ops/pg.sh psql ...  psql into database jtm
+#   ops/pg.sh destroy   stop and delete the data folder
+# Settings (environment): JTM_PG_DIR (data folder, default .jtm/pg in the project), JTM_PG_PORT
+# (loopback port, default 54329), JTM_BUILD (build folder holding bin/jtm-migrate, default build).
+# Run as root, the server runs as the unprivileged user "postgres" (initdb refuses root); run as
+# a user, it runs as that user. Authentication is trust on the socket and loopback only: a dev server.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$PGBIN" ] || jtm_die "PostgreSQL server binaries not found: run ops/test.sh or ops/demo.sh, which install them"
+PORT=${JTM_PG_PORT:-54329}
+BUILD=${JTM_BUILD:-$JTM_ROOT/build}
+
+RUNAS=()
+if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); fi
+
+# The data folder must be reachable by the server's user; a project under /root is not, so root
+# falls back to a folder in /var/tmp named after the project path.
+default_dir() {
+  local d="$JTM_ROOT/.jtm/pg"
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$JTM_ROOT/.jtm" && chmod 755 "$JTM_ROOT/.jtm"
+    if ! runuser -u postgres -- test -x "$JTM_ROOT/.jtm" 2>/dev/null; then
+      d="/var/tmp/jtm-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)/pg"
+    fi
+  fi
+  printf %s "$d"
+}
+DATA=${JTM_PG_DIR:-$(default_dir)}
+SOCK=$(dirname "$DATA")/pgsock
+CONNINFO="host=$SOCK port=$PORT user=postgres dbname=jtm"
+
+as_server() { "${RUNAS[@]}" "$@"; }
+
+running() { as_server "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+do_init() {
+  [ -f "$DATA/PG_VERSION" ] && return 0
+  mkdir -p "$DATA" "$SOCK"
+  if [ "$(id -u)" = 0 ]; then
+    chmod 755 "$(dirname "$DATA")"
+    chown postgres: "$DATA" "$SOCK"
+  fi
+  chmod 700 "$DATA"
+  as_server "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null ||
+    jtm_die "initdb failed"
+  cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$SOCK'
+fsync = on
+max_connections = 200
+shared_buffers = 256MB
+max_wal_size = 2GB
+logging_collector = off
+CONF
+}
+
+do_start() {
+  do_init
+  mkdir -p "$SOCK"
+  [ "$(id -u)" = 0 ] && chown postgres: "$SOCK"
+  if ! running; then
+    as_server "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >/dev/null ||
+      { tail -n 20 "$DATA/server.log" >&2; jtm_die "PostgreSQL did not start"; }
+  fi
+  "$PGBIN/psql" "host=$SOCK port=$PORT user=postgres dbname=postgres" -qtAc \
+    "SELECT 1 FROM pg_database WHERE datname='jtm'" | grep -q 1 ||
+    "$PGBIN/psql" "host=$SOCK port=$PORT user=postgres dbname=postgres" -qc "CREATE DATABASE jtm" >/dev/null
+  [ "${JTM_PG_NO_MIGRATE:-}" = 1 ] || do_migrate
+  jtm_log "PostgreSQL running: $CONNINFO"
+}
+
+do_migrate() {
+  [ -x "$BUILD/bin/jtm-migrate" ] || jtm_die "$BUILD/bin/jtm-migrate not built"
+  "$BUILD/bin/jtm-migrate" -X "pg.conninfo=$CONNINFO" -X log.level=warn
+}
+
+do_stop() {
+  if [ -f "$DATA/PG_VERSION" ] && running; then
+    as_server "$PGBIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null
+  fi
+}
+
+case "${1:-}" in
+  start) do_start ;;
+  stop) do_stop ;;
+  restart) do_stop; do_start ;;
+  status) running ;;
+  migrate) do_migrate ;;
+  env) printf 'JTM_PG_CONNINFO=%q\n' "$CONNINFO" ;;
+  psql) shift; exec "$PGBIN/psql" "$CONNINFO" "$@" ;;
+  destroy) do_stop; rm -rf "$DATA" ;;
+  *) echo "usage: ops/pg.sh start|stop|restart|status|migrate|env|psql|destroy" >&2; exit 2 ;;
+esac
