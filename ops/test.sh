@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds jtm with AddressSanitizer + UndefinedBehaviorSanitizer, starts what the tests need (a
 # jtm-devbroker and a private PostgreSQL), runs every test with ctest, stops what it started.
+# Several copies may run at once when each has its own JTM_TEST_STATE (folder), JTM_TEST_BUILD
+# (build folder) and JTM_TEST_PG_PORT.
 # Exit status: 0 when every test passed, non-zero otherwise.
 #   ops/test.sh                 everything (unit + integration + short fault and fuzz runs)
 #   ops/test.sh -R REGEX        only the ctest tests matching REGEX
@@ -12,12 +14,12 @@ jtm_install_deps
 BUILD=${JTM_TEST_BUILD:-$JTM_ROOT/build-test}
 jtm_build "$BUILD" -DJTM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
-STATE=$JTM_ROOT/.jtm/test
-rm -rf "$STATE"; mkdir -p "$STATE"; chmod 755 "$JTM_ROOT/.jtm" "$STATE"
+STATE=${JTM_TEST_STATE:-$JTM_ROOT/.jtm/test}
+rm -rf "$STATE"; mkdir -p "$STATE"; chmod 755 "$JTM_ROOT/.jtm" "$STATE" 2>/dev/null || true
 export JTM_PG_PORT=${JTM_TEST_PG_PORT:-54339}
 export JTM_PG_DIR=$STATE/pg
 if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
-  export JTM_PG_DIR=/var/tmp/jtm-test-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)/pg
+  export JTM_PG_DIR=/var/tmp/jtm-test-$(printf %s "$STATE" | cksum | cut -d' ' -f1)/pg
 fi
 export JTM_BUILD=$BUILD
 
