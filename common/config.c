@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,17 @@ static int env_matches(const char *opt_name, const char *env_key, size_t env_len
     return 1;
 }
 
+static int is_libpq_keyword(const char *key)
+{
+    PQconninfoOption *opts = PQconndefaults();
+    int found = 0;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, key) == 0)
+            found = 1;
+    PQconninfoFree(opts);
+    return found;
+}
+
 int jtm_config_load_env(const jtm_option *table, void *target, jtm_passthrough *pt, char *errstr,
                         size_t errlen)
 {
@@ -279,7 +291,9 @@ int jtm_config_load_env(const jtm_option *table, void *target, jtm_passthrough *
             for (size_t i = 3; i < len; i++)
                 key[k++] = (char)tolower((unsigned char)name[i]);
             key[k] = '\0';
-            jtm_kvlist_set(&pt->pg, key, value);
+            /* Only libpq's own keywords: scripts' JTM_PG... variables must not leak into conninfo. */
+            if (strcmp(key, "conninfo") == 0 || is_libpq_keyword(key))
+                jtm_kvlist_set(&pt->pg, key, value);
         }
         /* Other JTM_* variables belong to scripts and tests, not to this program. */
     }

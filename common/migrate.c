@@ -98,7 +98,8 @@ int jtm_migrate(PGconn *conn, const char *dir, int *applied, char *errstr, size_
     if (n)
         qsort(names, n, sizeof *names, name_cmp);
 
-    if (jtm_pg_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", errstr, errlen) != 0)
+    if (jtm_pg_exec(conn, "SET client_min_messages = warning", errstr, errlen) != 0 ||
+        jtm_pg_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", errstr, errlen) != 0)
         goto out;
     if (jtm_pg_exec(conn,
                     "CREATE SCHEMA IF NOT EXISTS ops;"

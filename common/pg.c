@@ -36,13 +36,41 @@ int jtm_sleep_ms_interruptible(int ms)
     return jtm_run ? 0 : 1;
 }
 
+int jtm_pg_conninfo_check(const char *conninfo, char *errstr, size_t errlen)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        snprintf(errstr, errlen, "invalid PostgreSQL connection settings: %s", perr ? perr : "out of memory");
+        for (char *p = errstr; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        PQfreemem(perr);
+        return -1;
+    }
+    PQconninfoFree(opts);
+    return 0;
+}
+
+/* Server notices (e.g. "already exists, skipping") are debug-level log lines, not stderr noise. */
+static void notice_to_log(void *arg, const char *message)
+{
+    (void)arg;
+    char q[512];
+    log_debug("pg_notice", "message=%s", jtm_log_quote(q, sizeof q, message));
+}
+
 PGconn *jtm_pg_connect(const char *conninfo, int max_wait_ms, char *errstr, size_t errlen)
 {
+    /* A conninfo that does not parse will never connect: fail at once instead of retrying. */
+    if (jtm_pg_conninfo_check(conninfo, errstr, errlen) != 0)
+        return NULL;
     jtm_backoff b = {200, 10000, 0};
     int waited = 0;
     for (int attempt = 1;; attempt++) {
         PGconn *c = PQconnectdb(conninfo);
         if (c && PQstatus(c) == CONNECTION_OK) {
+            PQsetNoticeProcessor(c, notice_to_log, NULL);
             if (attempt > 1)
                 log_info("pg_connected", "attempts=%d", attempt);
             return c;

@@ -20,8 +20,10 @@ void jtm_backoff_reset(jtm_backoff *b);
 /* Sleeps ms milliseconds in small steps, returning early (1) when jtm_run was cleared. */
 int jtm_sleep_ms_interruptible(int ms);
 
+/* Checks that conninfo parses (unknown keywords, bad quoting): a config error, not an outage. */
+int jtm_pg_conninfo_check(const char *conninfo, char *errstr, size_t errlen);
 /* Connects, retrying with backoff while jtm_run is set, up to max_wait_ms in total (0: until
- * stopped). Each failed attempt is logged as event=pg_connect_retry (never the conninfo, which may
+ * stopped); a conninfo that does not parse fails at once. Each failed attempt is logged as event=pg_connect_retry (never the conninfo, which may
  * hold a password). Returns NULL with errstr when it gave up. */
 PGconn *jtm_pg_connect(const char *conninfo, int max_wait_ms, char *errstr, size_t errlen);
 /* True when the connection is usable (status OK); after a failed query callers use this to

@@ -8,7 +8,7 @@
 #   ops/pg.sh env       print JTM_PG_CONNINFO=... for eval
 #   ops/pg.sh psql ...  psql into database jtm
 #   ops/pg.sh destroy   stop and delete the data folder
-# Settings (environment): JTM_PG_DIR (data folder, default .jtm/pg in the project), JTM_PG_PORT
+# Settings (environment): JTM_PGDATA (data folder, default .jtm/pg in the project), JTM_PGPORT
 # (loopback port, default 54329), JTM_BUILD (build folder holding bin/jtm-migrate, default build).
 # Run as root, the server runs as the unprivileged user "postgres" (initdb refuses root); run as
 # a user, it runs as that user. Authentication is trust on the socket and loopback only: a dev server.
@@ -17,7 +17,7 @@ set -euo pipefail
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$PGBIN" ] || jtm_die "PostgreSQL server binaries not found: run ops/test.sh or ops/demo.sh, which install them"
-PORT=${JTM_PG_PORT:-54329}
+PORT=${JTM_PGPORT:-${JTM_PG_PORT:-54329}}
 BUILD=${JTM_BUILD:-$JTM_ROOT/build}
 
 RUNAS=()
@@ -35,7 +35,7 @@ default_dir() {
   fi
   printf %s "$d"
 }
-DATA=${JTM_PG_DIR:-$(default_dir)}
+DATA=${JTM_PGDATA:-${JTM_PG_DIR:-$(default_dir)}}
 SOCK=$(dirname "$DATA")/pgsock
 CONNINFO="host=$SOCK port=$PORT user=postgres dbname=jtm"
 
@@ -76,7 +76,7 @@ do_start() {
   "$PGBIN/psql" "host=$SOCK port=$PORT user=postgres dbname=postgres" -qtAc \
     "SELECT 1 FROM pg_database WHERE datname='jtm'" | grep -q 1 ||
     "$PGBIN/psql" "host=$SOCK port=$PORT user=postgres dbname=postgres" -qc "CREATE DATABASE jtm" >/dev/null
-  [ "${JTM_PG_NO_MIGRATE:-}" = 1 ] || do_migrate
+  [ "${JTM_PGNOMIGRATE:-${JTM_PG_NO_MIGRATE:-}}" = 1 ] || do_migrate
   jtm_log "PostgreSQL running: $CONNINFO"
 }
 

@@ -16,10 +16,10 @@ jtm_build "$BUILD" -DJTM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
 STATE=${JTM_TEST_STATE:-$JTM_ROOT/.jtm/test}
 rm -rf "$STATE"; mkdir -p "$STATE"; chmod 755 "$JTM_ROOT/.jtm" "$STATE" 2>/dev/null || true
-export JTM_PG_PORT=${JTM_TEST_PG_PORT:-54339}
-export JTM_PG_DIR=$STATE/pg
+export JTM_PGPORT=${JTM_TEST_PG_PORT:-54339}
+export JTM_PGDATA=$STATE/pg
 if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
-  export JTM_PG_DIR=/var/tmp/jtm-test-$(printf %s "$STATE" | cksum | cut -d' ' -f1)/pg
+  export JTM_PGDATA=/var/tmp/jtm-test-$(printf %s "$STATE" | cksum | cut -d' ' -f1)/pg
 fi
 export JTM_BUILD=$BUILD
 
@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$JTM_ROOT/ops/pg.sh" destroy >/dev/null 2>&1 || true
-JTM_PG_NO_MIGRATE=1 "$JTM_ROOT/ops/pg.sh" start
+JTM_PGNOMIGRATE=1 "$JTM_ROOT/ops/pg.sh" start
 eval "$("$JTM_ROOT/ops/pg.sh" env)"
 export JTM_TEST_PG="${JTM_PG_CONNINFO/dbname=jtm/dbname=postgres}"
 

@@ -96,6 +96,11 @@ int main(int argc, char **argv)
     jtm_log_set_level(lvl);
     jtm_signals_install();
     char *conninfo = jtm_config_pg_conninfo(&pt);
+    if (jtm_pg_conninfo_check(conninfo, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-migrate: %s\n", err);
+        free(conninfo);
+        return JTM_EXIT_CONFIG;
+    }
     PGconn *conn = jtm_pg_connect(conninfo, (int)cfg.connect_wait_ms, err, sizeof err);
     free(conninfo);
     if (!conn) {

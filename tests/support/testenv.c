@@ -15,6 +15,9 @@
 
 #include "migrate.h"
 
+/* A setup failure ends the test at once. */
+#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
+
 static int unique_counter;
 
 static const char *require_env(const char *name)

@@ -1,0 +1,111 @@
+/* Kafka plumbing every daemon shares, on librdkafka: handles built from the kafka.* pass-through
+ * keys with jtm's defaults under them, librdkafka's own logs routed to jtm_log, a rebalance
+ * callback for consumers that store offsets by hand, and small helpers (start-up reachability check,
+ * flush that says what stayed undelivered, per-partition lag, header lookup, produce that waits
+ * while the local queue is full).
+ *
+ * Delivery model (design.md): producers are idempotent; consumers run with
+ * enable.auto.offset.store=false and enable.auto.commit=true, so an offset is committed (every
+ * auto.commit.interval.ms, on revoke and on close) only after the application stored it with
+ * jtm_kafka_store_offset(), i.e. after it finished with the message.
+ *
+ * Thread-safety: everything here may be called from any thread that owns the handle; the log and
+ * error callbacks run on librdkafka's threads and only call jtm_log (thread-safe). */
+#ifndef JTM_KAFKA_H
+#define JTM_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef void (*jtm_kafka_dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+typedef void (*jtm_kafka_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                       rd_kafka_topic_partition_list_t *partitions, void *opaque);
+
+/* A new configuration with every pass-through key (kafka may be NULL) applied in order, the jtm
+ * log callback (event=kafka_log) and error callback (event=kafka_error) installed. Returns NULL
+ * with errstr naming the offending key on an unknown key or a bad value; the value itself never
+ * appears in errstr (it may be a password). Caller owns the result (rd_kafka_conf_destroy, or
+ * hand it to rd_kafka_new). */
+rd_kafka_conf_t *jtm_kafka_conf_new(const jtm_kvlist *kafka, char *errstr, size_t errlen);
+
+/* An idempotent producer. Defaults, which the pass-through keys override: enable.idempotence=true,
+ * compression.type=lz4, linger.ms=5, batch.num.messages=10000,
+ * queue.buffering.max.messages=1000000. dr_msg_cb (may be NULL) runs from rd_kafka_poll/flush
+ * with opaque as its last argument. Returns NULL with errstr. */
+rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_cb dr_msg_cb, void *opaque,
+                                   char *errstr, size_t errlen);
+
+/* A group consumer with its main queue redirected to the consumer queue (so rd_kafka_consumer_poll
+ * serves logs, errors and rebalances). Defaults, which the pass-through keys override:
+ * group.id=group_id, enable.auto.offset.store=false, enable.auto.commit=true,
+ * auto.offset.reset=earliest, partition.assignment.strategy=cooperative-sticky (the mock cluster
+ * of librdkafka 2.0.2 serves it: tests/it_kafka.c checks). group_id may be NULL only when the
+ * pass-through sets group.id. rebalance_cb NULL means jtm_kafka_rebalance_cb; opaque goes to it.
+ * Returns NULL with errstr. */
+rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id,
+                                   jtm_kafka_rebalance_cb rebalance_cb, void *opaque, char *errstr,
+                                   size_t errlen);
+
+/* Subscribes to n topics. Returns 0, or -1 with errstr. */
+int jtm_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr, size_t errlen);
+
+/* A metadata round trip, retried until timeout_ms: confirms a broker answers. Daemons call it at
+ * start-up and exit JTM_EXIT_UNAVAILABLE when it fails. Returns 0, or -1 with errstr. */
+int jtm_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errlen);
+
+/* The default rebalance callback for consumers that store offsets by hand. On assignment it
+ * assigns (eager) or incrementally assigns (cooperative). On revocation it first commits the
+ * offsets stored so far (synchronously, unless the partitions were lost: then they may already
+ * belong to someone else), then unassigns, so the next owner starts after the last message this
+ * consumer finished. Logs event=kafka_rebalance with the partition count. */
+void jtm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *partitions, void *opaque);
+
+/* Marks msg as done: stores msg offset + 1 for the next commit. Returns 0, or -1 with errstr
+ * (for example when the partition was revoked meanwhile: the message will be redelivered to the
+ * next owner, which is what at-least-once wants). */
+int jtm_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *msg, char *errstr, size_t errlen);
+
+/* Produces a copy of value (and key) to topic, partitioned by key, with headers (may be NULL; on
+ * success librdkafka owns them, on failure the caller still does). While the local queue is full
+ * it serves delivery reports (rd_kafka_poll) and retries, for at most block_ms (-1: no limit).
+ * msg_opaque reaches the delivery report. Returns 0, or -1 with errstr. */
+int jtm_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                      const void *value, size_t len, rd_kafka_headers_t *headers, void *msg_opaque,
+                      int block_ms, char *errstr, size_t errlen);
+
+/* Waits up to timeout_ms for every queued and in-flight message to be delivered (or to fail:
+ * failures arrive in the delivery report). Returns 0 when nothing is left, else -1 with errstr
+ * saying how many messages stay undelivered; *left (may be NULL) gets that number. */
+int jtm_kafka_flush(rd_kafka_t *rk, int timeout_ms, int *left, char *errstr, size_t errlen);
+
+/* The last header named name of msg: *val points into the message (valid while msg lives; NULL
+ * for a null-valued header), *len its length. Returns 0 when found, -1 when not. */
+int jtm_kafka_header_get(const rd_kafka_message_t *msg, const char *name, const char **val, size_t *len);
+
+/* Consumer lag of one assigned partition. */
+typedef struct jtm_kafka_lag {
+    char topic[256];
+    int32_t partition;
+    int64_t position;  /* next offset this consumer will read; -1 when unknown (nothing read yet) */
+    int64_t committed; /* committed offset of the group; -1 when none */
+    int64_t low, high; /* watermarks from the broker: first retained offset and end offset */
+    int64_t lag;       /* high - (position, else committed, else low); -1 when high is unknown */
+} jtm_kafka_lag;
+
+/* Lag of every partition assigned to this consumer: committed offsets and watermarks are queried
+ * from the broker (two round trips per partition at most, each bounded by timeout_ms), so call it
+ * from a metrics tick, not per message. *out (malloc'd, caller frees) gets *n entries; 0 entries
+ * when nothing is assigned. Returns 0, or -1 with errstr. */
+int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_t *n, char *errstr,
+                      size_t errlen);
+
+/* Non-zero when librdkafka raised a fatal error on this handle (an idempotent producer that can no
+ * longer guarantee ordering, a fenced consumer): the handle is unusable, the daemon must exit
+ * (JTM_EXIT_FAILURE) after logging errstr. */
+int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen);
+
+#endif
