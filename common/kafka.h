@@ -20,8 +20,8 @@
 
 #include "config.h"
 
-typedef void (*jtm_kafka_dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-typedef void (*jtm_kafka_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+typedef void (*jtm_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+typedef void (*jtm_kafka_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                        rd_kafka_topic_partition_list_t *partitions, void *opaque);
 
 /* A new configuration with every pass-through key (kafka may be NULL) applied in order, the jtm
@@ -35,7 +35,7 @@ rd_kafka_conf_t *jtm_kafka_conf_new(const jtm_kvlist *kafka, char *errstr, size_
  * compression.type=lz4, linger.ms=5, batch.num.messages=10000,
  * queue.buffering.max.messages=1000000. dr_msg_cb (may be NULL) runs from rd_kafka_poll/flush
  * with opaque as its last argument. Returns NULL with errstr. */
-rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_cb dr_msg_cb, void *opaque,
+rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_fn dr_msg_cb, void *opaque,
                                    char *errstr, size_t errlen);
 
 /* A group consumer with its main queue redirected to the consumer queue (so rd_kafka_consumer_poll
@@ -46,7 +46,7 @@ rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_cb dr_m
  * pass-through sets group.id. rebalance_cb NULL means jtm_kafka_rebalance_cb; opaque goes to it.
  * Returns NULL with errstr. */
 rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id,
-                                   jtm_kafka_rebalance_cb rebalance_cb, void *opaque, char *errstr,
+                                   jtm_kafka_rebalance_fn rebalance_cb, void *opaque, char *errstr,
                                    size_t errlen);
 
 /* Subscribes to n topics. Returns 0, or -1 with errstr. */

@@ -1,0 +1,431 @@
+#include "kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* librdkafka's syslog levels to ours: 0-3 error, 4 warning, 5-6 info, 7 debug. */
+static jtm_log_level map_level(int level)
+{
+    if (level <= 3)
+        return JTM_LOG_ERROR;
+    if (level == 4)
+        return JTM_LOG_WARN;
+    if (level <= 6)
+        return JTM_LOG_INFO;
+    return JTM_LOG_DEBUG;
+}
+
+/* Runs on librdkafka's threads (or from poll when log.queue is set); jtm_log is thread-safe. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    char qfac[64], qmsg[1024];
+    jtm_log(map_level(level), "kafka_log", "client=%s fac=%s msg=%s", rd_kafka_name(rk),
+            jtm_log_quote(qfac, sizeof qfac, fac ? fac : ""), jtm_log_quote(qmsg, sizeof qmsg, buf ? buf : ""));
+}
+
+/* Most errors reported here are transient (a broker went away, all brokers down) and librdkafka
+ * retries by itself; a fatal one makes the handle unusable, which jtm_kafka_fatal() tells the loop. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    char qreason[1024];
+    int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+    char fatal_reason[512] = "";
+    if (fatal)
+        rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+    jtm_log(fatal ? JTM_LOG_ERROR : JTM_LOG_WARN, "kafka_error", "client=%s err=%s fatal=%d reason=%s",
+            rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err), fatal,
+            jtm_log_quote(qreason, sizeof qreason, fatal ? fatal_reason : (reason ? reason : "")));
+}
+
+/* librdkafka's own message for a bad value quotes the value; a password must not reach a log or
+ * a terminal, so the message is passed on only with every copy of the value masked, and only when
+ * the value is long enough for masking not to garble the rest of the text. */
+static void describe_conf_error(char *errstr, size_t errlen, const char *key, const char *value,
+                                rd_kafka_conf_res_t res, const char *rderr)
+{
+    if (res == RD_KAFKA_CONF_UNKNOWN) {
+        snprintf(errstr, errlen, "kafka.%s: unknown librdkafka configuration property", key);
+        return;
+    }
+    size_t vlen = value ? strlen(value) : 0;
+    if (vlen < 4) {
+        snprintf(errstr, errlen, "kafka.%s: invalid value", key);
+        return;
+    }
+    char masked[512];
+    size_t o = 0;
+    for (const char *p = rderr; *p && o + 4 < sizeof masked;) {
+        if (strncmp(p, value, vlen) == 0) {
+            memcpy(masked + o, "***", 3);
+            o += 3;
+            p += vlen;
+        } else {
+            masked[o++] = *p++;
+        }
+    }
+    masked[o] = '\0';
+    snprintf(errstr, errlen, "kafka.%s: invalid value (%s)", key, masked);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr, size_t errlen)
+{
+    char rderr[512];
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, rderr, sizeof rderr);
+    if (res == RD_KAFKA_CONF_OK)
+        return 0;
+    describe_conf_error(errstr, errlen, key, value, res, rderr);
+    return -1;
+}
+
+static int apply_list(rd_kafka_conf_t *conf, const jtm_kvlist *kafka, char *errstr, size_t errlen)
+{
+    for (size_t i = 0; kafka && i < kafka->count; i++)
+        if (conf_set(conf, kafka->items[i].key, kafka->items[i].value, errstr, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+rd_kafka_conf_t *jtm_kafka_conf_new(const jtm_kvlist *kafka, char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    if (apply_list(conf, kafka, errstr, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* Applies defaults, then the pass-through list on top, so a user's kafka.* key always wins. */
+static rd_kafka_conf_t *conf_with_defaults(const char *const defaults[][2], const jtm_kvlist *kafka,
+                                           char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = jtm_kafka_conf_new(NULL, errstr, errlen);
+    if (!conf)
+        return NULL;
+    for (int i = 0; defaults[i][0]; i++)
+        if (conf_set(conf, defaults[i][0], defaults[i][1], errstr, errlen) != 0)
+            goto fail;
+    if (apply_list(conf, kafka, errstr, errlen) != 0)
+        goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_fn dr_msg_cb, void *opaque,
+                                   char *errstr, size_t errlen)
+{
+    static const char *const defaults[][2] = {
+        {"enable.idempotence", "true"},
+        {"compression.type", "lz4"},
+        {"linger.ms", "5"},
+        {"batch.num.messages", "10000"},
+        {"queue.buffering.max.messages", "1000000"},
+        {NULL, NULL},
+    };
+    rd_kafka_conf_t *conf = conf_with_defaults(defaults, kafka, errstr, errlen);
+    if (!conf)
+        return NULL;
+    if (dr_msg_cb)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    char rderr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errlen, "cannot create Kafka producer: %s", rderr);
+        return NULL;
+    }
+    return rk;
+}
+
+rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id,
+                                   jtm_kafka_rebalance_fn rebalance_cb, void *opaque, char *errstr,
+                                   size_t errlen)
+{
+    /* cooperative-sticky: a rebalance moves only the partitions that change owner, so the other
+     * members keep consuming; the mock cluster handles it (tests/it_kafka.c, two members). */
+    static const char *const defaults[][2] = {
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {NULL, NULL},
+    };
+    rd_kafka_conf_t *conf = jtm_kafka_conf_new(NULL, errstr, errlen);
+    if (!conf)
+        return NULL;
+    if (group_id && conf_set(conf, "group.id", group_id, errstr, errlen) != 0)
+        goto fail;
+    for (int i = 0; defaults[i][0]; i++)
+        if (conf_set(conf, defaults[i][0], defaults[i][1], errstr, errlen) != 0)
+            goto fail;
+    if (apply_list(conf, kafka, errstr, errlen) != 0)
+        goto fail;
+    char gid[256];
+    size_t gidlen = sizeof gid;
+    if (rd_kafka_conf_get(conf, "group.id", gid, &gidlen) != RD_KAFKA_CONF_OK || gid[0] == '\0') {
+        snprintf(errstr, errlen, "Kafka consumer: no group id (pass one or set kafka.group.id)");
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb ? rebalance_cb : jtm_kafka_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    char rderr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
+    if (!rk) {
+        snprintf(errstr, errlen, "cannot create Kafka consumer: %s", rderr);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int jtm_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr, size_t errlen)
+{
+    if (n <= 0) {
+        snprintf(errstr, errlen, "subscribe: no topics");
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(errstr, errlen, "subscribe to %s%s: %s", topics[0], n > 1 ? " and others" : "",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+int jtm_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errlen)
+{
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        int wait = left > 2000 ? 2000 : left < 100 ? 100 : (int)left;
+        const struct rd_kafka_metadata *md = NULL;
+        err = rd_kafka_metadata(rk, 0, NULL, &md, wait);
+        if (!err) {
+            int brokers = md->broker_cnt;
+            rd_kafka_metadata_destroy(md);
+            if (brokers > 0)
+                return 0;
+            err = RD_KAFKA_RESP_ERR__TRANSPORT;
+        }
+        if (now_ms() >= deadline)
+            break;
+        /* A refused connection fails at once: do not spin on it. */
+        rd_kafka_poll(rk, 100);
+    }
+    snprintf(errstr, errlen, "no Kafka broker answered within %d ms: %s", timeout_ms, rd_kafka_err2str(err));
+    return -1;
+}
+
+void jtm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    (void)opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+    const char *what;
+    int lost = 0;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        what = "assign";
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, partitions);
+        else
+            ret = rd_kafka_assign(rk, partitions);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        what = "revoke";
+        lost = rd_kafka_assignment_lost(rk);
+        if (!lost) {
+            rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+            if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                log_warn("kafka_commit_failed", "client=%s when=revoke err=%s", rd_kafka_name(rk),
+                         rd_kafka_err2name(cerr));
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, partitions);
+        else
+            ret = rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        what = "error";
+        log_warn("kafka_rebalance_error", "client=%s err=%s", rd_kafka_name(rk), rd_kafka_err2name(err));
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, partitions);
+        else
+            ret = rd_kafka_assign(rk, NULL);
+        break;
+    }
+    if (error) {
+        log_error("kafka_rebalance_failed", "client=%s op=%s err=%s", rd_kafka_name(rk), what,
+                  rd_kafka_error_name(error));
+        rd_kafka_error_destroy(error);
+    } else if (ret) {
+        log_error("kafka_rebalance_failed", "client=%s op=%s err=%s", rd_kafka_name(rk), what,
+                  rd_kafka_err2name(ret));
+    }
+    log_info("kafka_rebalance", "client=%s op=%s protocol=%s partitions=%d lost=%d", rd_kafka_name(rk), what,
+             cooperative ? "cooperative" : "eager", partitions ? partitions->cnt : 0, lost);
+}
+
+int jtm_kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *msg, char *errstr, size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)->offset =
+        msg->offset + 1;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(rk, list);
+    if (!err && list->elems[0].err)
+        err = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(errstr, errlen, "store offset %s [%d] %lld: %s", rd_kafka_topic_name(msg->rkt),
+                 (int)msg->partition, (long long)msg->offset, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+int jtm_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                      const void *value, size_t len, rd_kafka_headers_t *headers, void *msg_opaque,
+                      int block_ms, char *errstr, size_t errlen)
+{
+    int64_t deadline = block_ms >= 0 ? now_ms() + block_ms : INT64_MAX;
+    for (;;) {
+        rd_kafka_resp_err_t err;
+        if (headers)
+            err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                                    RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        else
+            err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                                    RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline) {
+            snprintf(errstr, errlen, "produce to %s: %s", topic, rd_kafka_err2str(err));
+            return -1;
+        }
+        /* Delivery reports free queue space; serving them is what unblocks us. */
+        rd_kafka_poll(rk, 50);
+    }
+}
+
+int jtm_kafka_flush(rd_kafka_t *rk, int timeout_ms, int *left, char *errstr, size_t errlen)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    int n = rd_kafka_outq_len(rk);
+    if (left)
+        *left = n;
+    if (n > 0) {
+        snprintf(errstr, errlen, "%d message(s) or request(s) still undelivered after %d ms", n, timeout_ms);
+        return -1;
+    }
+    return 0;
+}
+
+int jtm_kafka_header_get(const rd_kafka_message_t *msg, const char *name, const char **val, size_t *len)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs)
+        return -1;
+    const void *v = NULL;
+    size_t sz = 0;
+    if (rd_kafka_header_get_last(hdrs, name, &v, &sz) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    *val = v;
+    *len = sz;
+    return 0;
+}
+
+int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_t *n, char *errstr,
+                      size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    rd_kafka_topic_partition_list_t *pos = NULL, *com = NULL;
+    jtm_kafka_lag *res = NULL;
+    int rc = -1;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(rk, &pos);
+    if (err) {
+        snprintf(errstr, errlen, "lag: assignment: %s", rd_kafka_err2str(err));
+        goto out;
+    }
+    if (pos->cnt == 0) {
+        rc = 0;
+        goto out;
+    }
+    com = rd_kafka_topic_partition_list_copy(pos);
+    if ((err = rd_kafka_position(rk, pos)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errlen, "lag: position: %s", rd_kafka_err2str(err));
+        goto out;
+    }
+    if ((err = rd_kafka_committed(rk, com, timeout_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errlen, "lag: committed offsets: %s", rd_kafka_err2str(err));
+        goto out;
+    }
+    res = calloc((size_t)pos->cnt, sizeof *res);
+    if (!res) {
+        snprintf(errstr, errlen, "lag: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < pos->cnt; i++) {
+        jtm_kafka_lag *l = &res[i];
+        const rd_kafka_topic_partition_t *p = &pos->elems[i];
+        snprintf(l->topic, sizeof l->topic, "%s", p->topic);
+        l->partition = p->partition;
+        l->position = p->offset >= 0 ? p->offset : -1;
+        l->committed = com->elems[i].offset >= 0 ? com->elems[i].offset : -1;
+        l->low = l->high = l->lag = -1;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, timeout_ms) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            l->low = lo;
+            l->high = hi;
+            int64_t from = l->position >= 0 ? l->position : l->committed >= 0 ? l->committed : lo;
+            l->lag = hi > from ? hi - from : 0;
+        }
+    }
+    *out = res;
+    *n = (size_t)pos->cnt;
+    res = NULL;
+    rc = 0;
+out:
+    free(res);
+    if (pos)
+        rd_kafka_topic_partition_list_destroy(pos);
+    if (com)
+        rd_kafka_topic_partition_list_destroy(com);
+    return rc;
+}
+
+int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen)
+{
+    return rd_kafka_fatal_error(rk, errstr, errlen) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
