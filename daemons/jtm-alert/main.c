@@ -1,18 +1,103 @@
-/* jtm-alert: waiting-list spike alerts. `jtm-alert detect ...` runs the detector on a CSV series. */
+/* jtm-alert: waiting-list spike alerts to municipalities (design.md, Alerts; docs/alerts.md).
+ *   jtm-alert -c FILE [-X key=value ...]    the service
+ *   jtm-alert detect --method C1 ... < csv  the detector on a CSV series (backtesting) */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "config.h"
+#include "daemon.h"
 #include "detect.h"
+#include "log.h"
+#include "signals.h"
+
+#define MAX_OVERRIDES 256
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: jtm-alert [-c FILE] [-X key=value ...]\n"
+            "       jtm-alert detect --method C1|C2|C3 [--alpha A] [--baseline B] [--min-sigma S] < series.csv\n"
+            "Watches monitor.waiting_list_weekly (on start, on NOTIFY and on a schedule), runs the EARS\n"
+            "detector per (gemeente, category) and sends signed webhooks to each municipality.\n"
+            "  -c, --config FILE   config file (key = value lines)\n"
+            "  -X key=value        set an option (repeatable); pg.<keyword> goes to libpq\n"
+            "  -h, --help          this text\n  -V, --version       print the version\n"
+            "Options:\n");
+    jtm_config_print_help(alert_options, out);
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.url", "string", "", "webhook URL of a municipality");
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.secret_file", "string", "",
+            "file with its HMAC secret (mode 600)");
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.url", "string", "", "webhook for municipalities without a route");
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.secret_file", "string", "", "its secret file");
+}
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "detect") == 0)
         return jtm_alert_detect_main(argc - 1, argv + 1, stdin, stdout, stderr);
-    if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-        printf("jtm-alert %s\n", JTM_VERSION);
-        return JTM_EXIT_OK;
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    char *overrides[MAX_OVERRIDES];
+    int n_overrides = 0, c;
+    while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'X':
+            if (n_overrides == MAX_OVERRIDES || !strchr(optarg, '=')) {
+                fprintf(stderr, "jtm-alert: -X expects key=value (at most %d)\n", MAX_OVERRIDES);
+                return JTM_EXIT_USAGE;
+            }
+            overrides[n_overrides++] = optarg;
+            break;
+        case 'h': usage(stdout); return JTM_EXIT_OK;
+        case 'V': printf("jtm-alert %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        default: fprintf(stderr, "jtm-alert: try --help\n"); return JTM_EXIT_USAGE;
+        }
     }
-    fprintf(stderr, "usage: jtm-alert detect --method C1|C2|C3 ... < series.csv\n");
-    return JTM_EXIT_USAGE;
+    if (optind < argc) {
+        fprintf(stderr, "jtm-alert: unexpected argument %s\n", argv[optind]);
+        return JTM_EXIT_USAGE;
+    }
+    jtm_log_init("jtm-alert", JTM_LOG_INFO);
+    alert_config cfg = {0};
+    jtm_passthrough pt = {0};
+    alert_routes routes = {0};
+    char err[1024];
+    int rc = JTM_EXIT_CONFIG;
+    if (alert_config_load(&cfg, &pt, &routes, config_path, overrides, n_overrides, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-alert: %s\n", err);
+        goto out;
+    }
+    jtm_log_level lvl;
+    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
+        fprintf(stderr, "jtm-alert: log.level: unknown level\n");
+        goto out;
+    }
+    jtm_log_set_level(lvl);
+    if (routes.count == 0) {
+        fprintf(stderr, "jtm-alert: no routes: set route.default.url and route.default.secret_file "
+                        "(and route.<GMxxxx>.* per municipality)\n");
+        goto out;
+    }
+    if (alert_routes_load_secrets(&routes, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-alert: %s\n", err);
+        goto out;
+    }
+    if (jtm_signals_install() != 0) {
+        fprintf(stderr, "jtm-alert: cannot install signal handlers\n");
+        rc = JTM_EXIT_SOFTWARE;
+        goto out;
+    }
+    char *conninfo = jtm_config_pg_conninfo(&pt);
+    rc = alert_daemon_run(&cfg, &routes, conninfo);
+    free(conninfo);
+out:
+    alert_config_free(&cfg, &pt, &routes);
+    return rc;
 }

@@ -1,0 +1,259 @@
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const jtm_option alert_options[] = {
+    JTM_OPT_STR("log.level", "info", log_level, alert_config, "debug, info, warn or error"),
+    JTM_OPT_INT("pg.connect_wait_ms", "30000", 0, 3600000, connect_wait_ms, alert_config,
+                "how long to retry connecting at start (0: forever)"),
+    JTM_OPT_INT("schedule.seconds", "3600", 1, 604800, schedule_seconds, alert_config,
+                "evaluate the waiting list at least this often"),
+    JTM_OPT_STR("listen.channel", "jtm_waiting_list", listen_channel, alert_config,
+                "PostgreSQL NOTIFY channel the linker signals after changing waiting lists"),
+    JTM_OPT_STR("alert.method", "C1", method, alert_config, "EARS detector: C1, C2 or C3"),
+    JTM_OPT_DBL("alert.alpha", "0", 0, 0.5, alpha, alert_config,
+                "1 - alpha normal quantile; 0: earsC default (0.001 C1/C2, 0.025 C3)"),
+    JTM_OPT_INT("alert.baseline", "7", 3, 520, baseline, alert_config, "reference weeks"),
+    JTM_OPT_DBL("alert.min_sigma", "0", 0, 1e9, min_sigma, alert_config, "floor of the standard deviation"),
+    JTM_OPT_INT("alert.min_count", "5", 0, 1000000000, min_count, alert_config,
+                "no alert fires when the observed count is below this"),
+    JTM_OPT_INT("alert.history_weeks", "52", 8, 5200, history_weeks, alert_config,
+                "weeks of each series read (at least baseline + 5 are used)"),
+    JTM_OPT_INT("alert.series_weeks", "12", 1, 520, series_weeks, alert_config, "weeks of the series in a notice"),
+    JTM_OPT_INT("deliver.timeout_ms", "10000", 100, 600000, timeout_ms, alert_config, "whole HTTP request timeout"),
+    JTM_OPT_INT("deliver.connect_timeout_ms", "5000", 100, 600000, connect_timeout_ms, alert_config,
+                "TCP/TLS connect timeout"),
+    JTM_OPT_INT("deliver.backoff_initial_ms", "5000", 10, 86400000, backoff_initial_ms, alert_config,
+                "first retry delay (doubles, with jitter)"),
+    JTM_OPT_INT("deliver.backoff_max_ms", "900000", 10, 86400000, backoff_max_ms, alert_config, "retry delay cap"),
+    JTM_OPT_INT("deliver.max_attempts", "20", 1, 1000, max_attempts, alert_config,
+                "attempts before a notice is recorded as failed"),
+    JTM_OPT_END,
+};
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        fputs("jtm-alert: out of memory\n", stderr);
+        abort();
+    }
+    return d;
+}
+
+static int valid_route_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+int alert_routes_set(alert_routes *r, const char *key, const char *value, char *errstr, size_t errlen)
+{
+    if (strncmp(key, "route.", 6) != 0)
+        return 0;
+    const char *name = key + 6, *dot = strrchr(name, '.');
+    if (!dot || !valid_route_name(name, (size_t)(dot - name)) ||
+        (strcmp(dot + 1, "url") != 0 && strcmp(dot + 1, "secret_file") != 0)) {
+        snprintf(errstr, errlen, "unknown option %s (routes are route.<GMxxxx|default>.url / .secret_file)", key);
+        return -1;
+    }
+    size_t nlen = (size_t)(dot - name);
+    alert_route *rt = NULL;
+    for (size_t i = 0; i < r->count; i++)
+        if (strlen(r->items[i].name) == nlen && strncmp(r->items[i].name, name, nlen) == 0)
+            rt = &r->items[i];
+    if (!rt) {
+        alert_route *items = realloc(r->items, (r->count + 1) * sizeof *items);
+        if (!items) {
+            snprintf(errstr, errlen, "out of memory");
+            return -1;
+        }
+        r->items = items;
+        rt = &r->items[r->count++];
+        memset(rt, 0, sizeof *rt);
+        rt->name = strndup(name, nlen);
+        if (!rt->name)
+            abort();
+    }
+    char **field = strcmp(dot + 1, "url") == 0 ? &rt->url : &rt->secret_file;
+    free(*field);
+    *field = xstrdup(value);
+    return 1;
+}
+
+int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        alert_route *rt = &r->items[i];
+        if (!rt->url || !*rt->url || !rt->secret_file || !*rt->secret_file) {
+            snprintf(errstr, errlen, "route %s needs route.%s.url and route.%s.secret_file", rt->name, rt->name,
+                     rt->name);
+            return -1;
+        }
+        if (strncmp(rt->url, "http://", 7) != 0 && strncmp(rt->url, "https://", 8) != 0) {
+            snprintf(errstr, errlen, "route %s: url must start with http:// or https://", rt->name);
+            return -1;
+        }
+        int fd = open(rt->secret_file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(errstr, errlen, "route %s: cannot open secret file %s: %s", rt->name, rt->secret_file,
+                     strerror(errno));
+            return -1;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_size > 4096) {
+            close(fd);
+            snprintf(errstr, errlen,
+                     "route %s: secret file %s refused: must be a regular file of at most 4096 bytes, "
+                     "not accessible by group or others (chmod 600)",
+                     rt->name, rt->secret_file);
+            return -1;
+        }
+        unsigned char buf[4097];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n < 0) {
+            snprintf(errstr, errlen, "route %s: cannot read secret file %s", rt->name, rt->secret_file);
+            return -1;
+        }
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        if (n == 0) {
+            snprintf(errstr, errlen, "route %s: secret file %s is empty", rt->name, rt->secret_file);
+            return -1;
+        }
+        free(rt->secret);
+        rt->secret = malloc((size_t)n);
+        if (!rt->secret)
+            abort();
+        memcpy(rt->secret, buf, (size_t)n);
+        rt->secret_len = (size_t)n;
+        explicit_bzero(buf, sizeof buf);
+    }
+    return 0;
+}
+
+const alert_route *alert_routes_find(const alert_routes *r, const char *gemeente)
+{
+    const alert_route *def = NULL;
+    for (size_t i = 0; i < r->count; i++) {
+        if (strcmp(r->items[i].name, gemeente) == 0)
+            return &r->items[i];
+        if (strcmp(r->items[i].name, "default") == 0)
+            def = &r->items[i];
+    }
+    return def;
+}
+
+void alert_routes_free(alert_routes *r)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        free(r->items[i].name);
+        free(r->items[i].url);
+        free(r->items[i].secret_file);
+        if (r->items[i].secret) {
+            explicit_bzero(r->items[i].secret, r->items[i].secret_len);
+            free(r->items[i].secret);
+        }
+    }
+    free(r->items);
+    memset(r, 0, sizeof *r);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int set_any(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *key, const char *value,
+                   char *errstr, size_t errlen)
+{
+    int r = alert_routes_set(routes, key, value, errstr, errlen);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    return jtm_config_set(alert_options, cfg, pt, key, value, errstr, errlen);
+}
+
+/* The same "key = value" format as common/config.c's jtm_config_load_file. */
+static int load_file(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path, char *errstr,
+                     size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errlen, "cannot open config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    while (getline(&line, &cap, f) != -1) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(errstr, errlen, "%s:%d: expected key = value", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char inner[512];
+        if (set_any(cfg, pt, routes, trim(s), trim(eq + 1), inner, sizeof inner) != 0) {
+            snprintf(errstr, errlen, "%s:%d: %s", path, lineno, inner);
+            rc = -1;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int alert_config_load(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path,
+                      char *const *overrides, int n_overrides, char *errstr, size_t errlen)
+{
+    if (jtm_config_defaults(alert_options, cfg, errstr, errlen) != 0)
+        return -1;
+    if (path && load_file(cfg, pt, routes, path, errstr, errlen) != 0)
+        return -1;
+    if (jtm_config_load_env(alert_options, cfg, pt, errstr, errlen) != 0)
+        return -1;
+    for (int i = 0; i < n_overrides; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq) {
+            snprintf(errstr, errlen, "-X expects key=value");
+            return -1;
+        }
+        char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
+        if (!key)
+            abort();
+        int r = set_any(cfg, pt, routes, key, eq + 1, errstr, errlen);
+        free(key);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void alert_config_free(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes)
+{
+    jtm_config_free(alert_options, cfg, pt);
+    alert_routes_free(routes);
+}

@@ -1,0 +1,64 @@
+/* jtm-alert's configuration: the option table, plus the per-municipality webhook routes
+ * (route.<name>.url, route.<name>.secret_file; <name> is a CBS code such as GM0505, or "default"),
+ * which common/config's fixed-name tables cannot hold, so this module reads the file itself and
+ * hands every other key to jtm_config_set. */
+#ifndef JTM_ALERT_CONF_H
+#define JTM_ALERT_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct alert_config {
+    char *log_level;
+    long long connect_wait_ms;
+    long long schedule_seconds;
+    char *listen_channel;
+    char *method;
+    double alpha;
+    long long baseline;
+    double min_sigma;
+    long long min_count;
+    long long history_weeks;
+    long long series_weeks;
+    long long timeout_ms;
+    long long connect_timeout_ms;
+    long long backoff_initial_ms;
+    long long backoff_max_ms;
+    long long max_attempts;
+} alert_config;
+
+extern const jtm_option alert_options[];
+
+typedef struct alert_route {
+    char *name;        /* "GM0505" or "default" */
+    char *url;
+    char *secret_file;
+    unsigned char *secret; /* loaded by alert_routes_load_secrets; never logged */
+    size_t secret_len;
+} alert_route;
+
+typedef struct alert_routes {
+    alert_route *items;
+    size_t count;
+} alert_routes;
+
+/* Sets route.<name>.url or route.<name>.secret_file. Returns 1 when key is a route key and was
+ * stored, 0 when key is not a route key, -1 with errstr when it is a malformed route key. */
+int alert_routes_set(alert_routes *r, const char *key, const char *value, char *errstr, size_t errlen);
+/* Checks every route has a url and a secret_file, and reads the secrets. A secret file readable or
+ * writable by group or others is refused (as are empty ones). Returns 0 or -1 with errstr (which
+ * names the route and file, never the secret). */
+int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen);
+/* The route for gemeente, else "default", else NULL. */
+const alert_route *alert_routes_find(const alert_routes *r, const char *gemeente);
+void alert_routes_free(alert_routes *r);
+
+/* Defaults, the config file (may be NULL), JTM_* environment, then -X overrides ("key=value"),
+ * each of which may be an option, a pg./kafka. key or a route key. Returns 0, or -1 with errstr. */
+int alert_config_load(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path,
+                      char *const *overrides, int n_overrides, char *errstr, size_t errlen);
+void alert_config_free(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes);
+
+#endif

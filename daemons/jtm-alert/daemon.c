@@ -1,0 +1,193 @@
+#include "daemon.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "pg.h"
+#include "signals.h"
+#include "state.h"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* LISTEN on the channel (quoted as an identifier). */
+static int listen_channel(PGconn *conn, const char *channel, char *errstr, size_t errlen)
+{
+    char *ident = PQescapeIdentifier(conn, channel, strlen(channel));
+    if (!ident) {
+        snprintf(errstr, errlen, "cannot quote the channel name");
+        return -1;
+    }
+    char sql[300];
+    snprintf(sql, sizeof sql, "LISTEN %s", ident);
+    PQfreemem(ident);
+    return jtm_pg_exec(conn, sql, errstr, errlen);
+}
+
+/* True when the schema of 0200_alert.sql is there. */
+static int schema_ready(PGconn *conn, char *errstr, size_t errlen)
+{
+    PGresult *res = PQexec(conn, "SELECT to_regclass('ops.alert_attempt') IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        jtm_pg_result_error(conn, res, errstr, errlen);
+        PQclear(res);
+        return -1;
+    }
+    int ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return ok;
+}
+
+/* Drains notifications; returns how many arrived. */
+static int drain_notifies(PGconn *conn)
+{
+    int n = 0;
+    if (!PQconsumeInput(conn))
+        return 0;
+    PGnotify *nf;
+    while ((nf = PQnotifies(conn)) != NULL) {
+        n++;
+        PQfreemem(nf);
+    }
+    return n;
+}
+
+int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const char *conninfo)
+{
+    char err[1024], q[1100];
+    alert_rules rules = {.min_count = (double)cfg->min_count,
+                         .history_weeks = (long)cfg->history_weeks,
+                         .series_weeks = (long)cfg->series_weeks};
+    if (jtm_ears_method_parse(cfg->method, &rules.ears.method) != 0) {
+        log_error("config_invalid", "key=alert.method reason=\"must be C1, C2 or C3\"");
+        return JTM_EXIT_CONFIG;
+    }
+    rules.ears.alpha = cfg->alpha;
+    rules.ears.baseline = (int)cfg->baseline;
+    rules.ears.min_sigma = cfg->min_sigma;
+    if (jtm_ears_params_resolve(&rules.ears, err, sizeof err) != 0) {
+        log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_CONFIG;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("curl_init_failed", NULL);
+        return JTM_EXIT_SOFTWARE;
+    }
+    int exit_code = JTM_EXIT_OK;
+    alert_sender *sender = NULL;
+    PGconn *conn = jtm_pg_connect(conninfo, (int)cfg->connect_wait_ms, err, sizeof err);
+    if (!conn) {
+        if (!jtm_run)
+            goto out;
+        log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+        exit_code = JTM_EXIT_UNAVAILABLE;
+        goto out;
+    }
+    int ready = schema_ready(conn, err, sizeof err);
+    if (ready <= 0) {
+        if (ready < 0)
+            log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+        else
+            log_error("schema_missing", "table=ops.alert_attempt hint=\"run jtm-migrate\"");
+        exit_code = JTM_EXIT_UNAVAILABLE;
+        goto out;
+    }
+    if (listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0) {
+        log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+        exit_code = JTM_EXIT_UNAVAILABLE;
+        goto out;
+    }
+    long recovered = alert_deliver_recover(conn, err, sizeof err);
+    if (recovered < 0) {
+        log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+        exit_code = JTM_EXIT_UNAVAILABLE;
+        goto out;
+    }
+    sender = alert_sender_new(cfg, routes, err, sizeof err);
+    if (!sender) {
+        log_error("curl_init_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+        exit_code = JTM_EXIT_SOFTWARE;
+        goto out;
+    }
+    log_info("started", "method=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld routes=%zu "
+                        "interrupted_attempts=%ld",
+             jtm_ears_method_name(rules.ears.method), rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma,
+             cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
+
+    int need_eval = 1, view_missing_logged = 0;
+    long long next_eval = 0;
+    while (jtm_run) {
+        if (jtm_pg_is_broken(conn)) {
+            log_warn("pg_reconnect", NULL);
+            PQfinish(conn);
+            conn = jtm_pg_connect(conninfo, 0, err, sizeof err);
+            if (!conn)
+                break; /* stopped while reconnecting */
+            if (listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0 ||
+                alert_deliver_recover(conn, err, sizeof err) < 0) {
+                log_warn("pg_error", "error=%s", jtm_log_quote(q, sizeof q, err));
+                jtm_sleep_ms_interruptible(1000);
+                continue;
+            }
+            need_eval = 1; /* notifications may have been missed */
+        }
+        if (need_eval || now_ms() >= next_eval) {
+            need_eval = 0;
+            next_eval = now_ms() + cfg->schedule_seconds * 1000;
+            alert_eval_stats st;
+            int r = alert_evaluate(conn, &rules, &st, err, sizeof err);
+            if (r == 1) {
+                if (!view_missing_logged)
+                    log_warn("waiting_list_missing", "view=monitor.waiting_list_weekly error=%s",
+                             jtm_log_quote(q, sizeof q, err));
+                view_missing_logged = 1;
+            } else if (r < 0) {
+                log_error("evaluate_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+            } else {
+                view_missing_logged = 0;
+                log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld", st.series, st.monitored,
+                         st.fired, st.resolved);
+            }
+        }
+        long sent = 0;
+        if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0)
+            log_error("deliver_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+        if (!jtm_run)
+            break;
+        /* Sleep until a notification, the next evaluation or the next due notice, at most 500 ms so
+         * a stop signal is seen quickly. */
+        long long wait = next_eval - now_ms();
+        long due = jtm_pg_is_broken(conn) ? -1 : alert_deliver_next_due_ms(conn, err, sizeof err);
+        if (due >= 0 && due < wait)
+            wait = due;
+        if (wait > 500)
+            wait = 500;
+        if (wait < 0)
+            wait = 0;
+        if (wait > 0 && !jtm_pg_is_broken(conn)) {
+            struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+            if (pfd.fd >= 0 && poll(&pfd, 1, (int)wait) < 0 && errno != EINTR)
+                log_warn("poll_failed", "errno=%d", errno);
+        }
+        if (drain_notifies(conn) > 0)
+            need_eval = 1;
+    }
+    log_info("stopped", "signal=%d", (int)jtm_stop_signal);
+out:
+    alert_sender_free(sender);
+    if (conn)
+        PQfinish(conn);
+    curl_global_cleanup();
+    return exit_code;
+}

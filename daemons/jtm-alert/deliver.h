@@ -1,0 +1,35 @@
+/* Webhook delivery with libcurl from the ops.alert_delivery outbox. Each attempt is recorded
+ * before the request (ops.alert_attempt, outcome NULL) and completed after it, with the delivery's
+ * new status: delivered on 2xx; failed on other 4xx (except 408 and 429), 1xx/3xx, no route, or
+ * after max_attempts; otherwise pending again with exponential backoff and jitter (connection
+ * errors, timeouts, 5xx, 408, 429). A resolved notice waits while its firing notice is pending. */
+#ifndef JTM_ALERT_DELIVER_H
+#define JTM_ALERT_DELIVER_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+typedef struct alert_sender alert_sender;
+
+alert_sender *alert_sender_new(const alert_config *cfg, const alert_routes *routes, char *errstr, size_t errlen);
+void alert_sender_free(alert_sender *s);
+
+/* Marks attempts left in flight by a previous run (killed between send and record) as
+ * interrupted; their deliveries are still pending and go out again with the same key and body.
+ * Returns the number marked, or -1 with errstr. */
+long alert_deliver_recover(PGconn *conn, char *errstr, size_t errlen);
+
+/* Sends every due pending notice (stops early when jtm_run is cleared). sent gets the number of
+ * attempts made. Returns 0, or -1 with errstr on a PostgreSQL error. */
+int alert_deliver_due(PGconn *conn, alert_sender *s, long *sent, char *errstr, size_t errlen);
+
+/* Milliseconds until the next pending notice is due (0 when one is due now), -1 when none. */
+long alert_deliver_next_due_ms(PGconn *conn, char *errstr, size_t errlen);
+
+/* The retry delay after attempt number attempt (1-based): initial * 2^(attempt-1), capped at max,
+ * then a uniform draw from [d/2, d] (jitter). rnd is the caller's random state. */
+long alert_backoff_ms(long initial_ms, long max_ms, long attempt, unsigned long long *rnd);
+
+#endif

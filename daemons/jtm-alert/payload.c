@@ -1,0 +1,97 @@
+#include "payload.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <string.h>
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void alert_idempotency_key(const char *gemeente, const char *category, const char *method, const char *week,
+                           const char *kind, char out[33])
+{
+    const char *parts[] = {"jtm-alert", gemeente, category, method, week, kind};
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        abort();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1); /* with the NUL: unambiguous joins */
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    hex(md, 16, out);
+}
+
+int alert_signature(const unsigned char *secret, size_t secret_len, const char *body, size_t body_len,
+                    char out[72])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)body, body_len, md, &mdlen) ||
+        mdlen != 32)
+        return -1;
+    memcpy(out, "sha256=", 7);
+    hex(md, 32, out + 7);
+    return 0;
+}
+
+/* Numbers in the notice: counts are integers; bounds rounded to 2 decimals for people to read. */
+static json_t *number(double v)
+{
+    if (!isfinite(v))
+        return json_null();
+    if (v == floor(v) && fabs(v) < 1e15)
+        return json_integer((json_int_t)v);
+    return json_real(round(v * 100) / 100);
+}
+
+static void fmt_num(char *buf, size_t len, double v)
+{
+    if (isfinite(v) && v == floor(v))
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.1f", v);
+}
+
+char *alert_notice_json(const alert_notice *n)
+{
+    char obs[32], ub[32], summary[512];
+    fmt_num(obs, sizeof obs, n->observed);
+    fmt_num(ub, sizeof ub, n->upper_bound);
+    /* Link-free, plain Dutch: municipalities read it in chat and mail clients. */
+    if (strcmp(n->status, "firing") == 0)
+        snprintf(summary, sizeof summary,
+                 "Wachtlijst %s, categorie %s: %s wachtenden in de week van %s, boven de verwachte bovengrens "
+                 "van %s (EARS %s).",
+                 n->gemeente, n->category, obs, n->week, ub, n->method);
+    else
+        snprintf(summary, sizeof summary,
+                 "Wachtlijst %s, categorie %s: %s wachtenden in de week van %s, weer onder de bovengrens van %s "
+                 "(EARS %s). Het signaal is opgeheven.",
+                 n->gemeente, n->category, obs, n->week, ub, n->method);
+    json_t *series = json_array();
+    for (size_t i = 0; i < n->n; i++)
+        json_array_append_new(series, json_pack("{s:s, s:o, s:o}", "week", n->weeks[i], "waiting",
+                                                number(n->waiting[i]), "upper_bound", number(n->upper[i])));
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s}", "municipality", n->gemeente,
+                             "category", n->category, "status", n->status, "week", n->week, "observed",
+                             number(n->observed), "upper_bound", number(n->upper_bound), "method", n->method,
+                             "series", series, "idempotency_key", n->idempotency_key, "summary", summary);
+    if (!root)
+        return NULL;
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(root);
+    return s;
+}

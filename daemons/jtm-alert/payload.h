@@ -1,0 +1,33 @@
+/* What a webhook carries: the JSON notice, its idempotency key and its HMAC-SHA256 signature. */
+#ifndef JTM_ALERT_PAYLOAD_H
+#define JTM_ALERT_PAYLOAD_H
+
+#include <stddef.h>
+
+typedef struct alert_notice {
+    const char *gemeente;
+    const char *category;
+    const char *method;   /* "C1" */
+    const char *week;     /* week_start of the week that fired (firing) or fell back (resolved) */
+    const char *status;   /* "firing" or "resolved" */
+    double observed;
+    double upper_bound;
+    const char *idempotency_key;
+    size_t n;             /* series points below, oldest first */
+    char (*weeks)[11];
+    const double *waiting;
+    const double *upper;  /* NaN: no bound for that week (before the baseline, or undefined) */
+} alert_notice;
+
+/* The idempotency key of a notice: 32 lowercase hex characters, the first 16 bytes of SHA-256 of
+ * gemeente, category, method, the episode's week and kind. The same episode and kind always give
+ * the same key, across restarts and re-evaluations. */
+void alert_idempotency_key(const char *gemeente, const char *category, const char *method, const char *week,
+                           const char *kind, char out[33]);
+/* The JSON body (compact, fields in a fixed order); caller frees. NULL on allocation failure. */
+char *alert_notice_json(const alert_notice *n);
+/* "sha256=" + hex HMAC-SHA256(secret, body): 7 + 64 characters + NUL. Returns 0 or -1. */
+int alert_signature(const unsigned char *secret, size_t secret_len, const char *body, size_t body_len,
+                    char out[72]);
+
+#endif

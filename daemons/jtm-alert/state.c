@@ -1,0 +1,267 @@
+#include "state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "payload.h"
+#include "pg.h"
+#include "series.h"
+
+typedef struct firing {
+    char *gemeente, *category, *week;
+    char *id;
+} firing;
+
+typedef struct firing_set {
+    firing *items;
+    size_t count;
+} firing_set;
+
+static void firing_set_free(firing_set *f)
+{
+    for (size_t i = 0; i < f->count; i++) {
+        free(f->items[i].gemeente);
+        free(f->items[i].category);
+        free(f->items[i].week);
+        free(f->items[i].id);
+    }
+    free(f->items);
+}
+
+static int load_firing(PGconn *conn, const char *method, firing_set *out, char *errstr, size_t errlen)
+{
+    const char *params[1] = {method};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT id::text, gemeente, category, week::text FROM ops.alert"
+                                 " WHERE method = $1 AND status = 'firing'",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        jtm_pg_result_error(conn, res, errstr, errlen);
+        PQclear(res);
+        return -1;
+    }
+    int n = PQntuples(res);
+    out->items = calloc((size_t)n + 1, sizeof *out->items);
+    if (!out->items)
+        abort();
+    for (int i = 0; i < n; i++) {
+        firing *f = &out->items[out->count++];
+        f->id = strdup(PQgetvalue(res, i, 0));
+        f->gemeente = strdup(PQgetvalue(res, i, 1));
+        f->category = strdup(PQgetvalue(res, i, 2));
+        f->week = strdup(PQgetvalue(res, i, 3));
+        if (!f->id || !f->gemeente || !f->category || !f->week)
+            abort();
+    }
+    PQclear(res);
+    return 0;
+}
+
+static const firing *find_firing(const firing_set *f, const char *gemeente, const char *category)
+{
+    for (size_t i = 0; i < f->count; i++)
+        if (strcmp(f->items[i].gemeente, gemeente) == 0 && strcmp(f->items[i].category, category) == 0)
+            return &f->items[i];
+    return NULL;
+}
+
+static void fmt_double(char *buf, size_t len, double v) { snprintf(buf, len, "%.17g", v); }
+
+/* The notice body for the latest week of s. */
+static char *notice_body(const alert_rules *rules, const alert_series *s, const double *upper, const char *status,
+                         const char *key)
+{
+    size_t last = s->n - 1;
+    size_t k = (size_t)rules->series_weeks < s->n ? (size_t)rules->series_weeks : s->n;
+    alert_notice n = {
+        .gemeente = s->gemeente,
+        .category = s->category,
+        .method = jtm_ears_method_name(rules->ears.method),
+        .week = s->week[last],
+        .status = status,
+        .observed = s->waiting[last],
+        .upper_bound = upper[last],
+        .idempotency_key = key,
+        .n = k,
+        .weeks = s->week + (s->n - k),
+        .waiting = s->waiting + (s->n - k),
+        .upper = upper + (s->n - k),
+    };
+    return alert_notice_json(&n);
+}
+
+static int rollback_error(PGconn *conn, PGresult *res, char *errstr, size_t errlen)
+{
+    jtm_pg_result_error(conn, res, errstr, errlen);
+    PQclear(res);
+    char ignore[64];
+    jtm_pg_exec(conn, "ROLLBACK", ignore, sizeof ignore);
+    return -1;
+}
+
+static int insert_delivery(PGconn *conn, const char *alert_id, const char *kind, const char *gemeente,
+                           const char *key, const char *body, char *errstr, size_t errlen)
+{
+    const char *params[5] = {alert_id, kind, gemeente, key, body};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO ops.alert_delivery (alert_id, kind, gemeente, idempotency_key, body)"
+                                 " VALUES ($1, $2, $3, $4, $5)",
+                                 5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return rollback_error(conn, res, errstr, errlen);
+    PQclear(res);
+    return 0;
+}
+
+/* Starts an episode for the latest week of s and queues its firing notice, in one transaction.
+ * Returns 1 when started, 0 when this week already had an episode, -1 on error. */
+static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, const double *upper, char *errstr,
+                size_t errlen)
+{
+    size_t last = s->n - 1;
+    const char *method = jtm_ears_method_name(rules->ears.method);
+    char obs[40], ub[40], key[33];
+    fmt_double(obs, sizeof obs, s->waiting[last]);
+    fmt_double(ub, sizeof ub, upper[last]);
+    alert_idempotency_key(s->gemeente, s->category, method, s->week[last], "firing", key);
+    char *body = notice_body(rules, s, upper, "firing", key);
+    if (!body) {
+        snprintf(errstr, errlen, "cannot build the notice");
+        return -1;
+    }
+    int rc = -1;
+    if (jtm_pg_exec(conn, "BEGIN", errstr, errlen) != 0)
+        goto out;
+    const char *params[6] = {s->gemeente, s->category, method, s->week[last], obs, ub};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO ops.alert (gemeente, category, method, week, observed, upper_bound, status)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6, 'firing') ON CONFLICT DO NOTHING RETURNING id::text",
+                                 6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rollback_error(conn, res, errstr, errlen);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        rc = jtm_pg_exec(conn, "ROLLBACK", errstr, errlen) == 0 ? 0 : -1;
+        goto out;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (insert_delivery(conn, id, "firing", s->gemeente, key, body, errstr, errlen) != 0)
+        goto out;
+    if (jtm_pg_exec(conn, "COMMIT", errstr, errlen) != 0)
+        goto out;
+    rc = 1;
+out:
+    free(body);
+    return rc;
+}
+
+/* Resolves episode f with the latest week of s and queues its resolved notice, in one transaction.
+ * Returns 1 when resolved, 0 when it was no longer firing, -1 on error. */
+static int resolve(PGconn *conn, const alert_rules *rules, const firing *f, const alert_series *s,
+                   const double *upper, char *errstr, size_t errlen)
+{
+    size_t last = s->n - 1;
+    const char *method = jtm_ears_method_name(rules->ears.method);
+    char obs[40], ub[40], key[33];
+    fmt_double(obs, sizeof obs, s->waiting[last]);
+    fmt_double(ub, sizeof ub, upper[last]);
+    alert_idempotency_key(s->gemeente, s->category, method, f->week, "resolved", key);
+    char *body = notice_body(rules, s, upper, "resolved", key);
+    if (!body) {
+        snprintf(errstr, errlen, "cannot build the notice");
+        return -1;
+    }
+    int rc = -1;
+    if (jtm_pg_exec(conn, "BEGIN", errstr, errlen) != 0)
+        goto out;
+    const char *params[4] = {f->id, s->week[last], obs, ub};
+    PGresult *res = PQexecParams(conn,
+                                 "UPDATE ops.alert SET status = 'resolved', resolved_at = now(), resolved_week = $2,"
+                                 " resolved_observed = $3, resolved_upper_bound = $4"
+                                 " WHERE id = $1 AND status = 'firing' RETURNING id",
+                                 4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rollback_error(conn, res, errstr, errlen);
+        goto out;
+    }
+    int updated = PQntuples(res);
+    PQclear(res);
+    if (!updated) {
+        rc = jtm_pg_exec(conn, "ROLLBACK", errstr, errlen) == 0 ? 0 : -1;
+        goto out;
+    }
+    if (insert_delivery(conn, f->id, "resolved", s->gemeente, key, body, errstr, errlen) != 0)
+        goto out;
+    if (jtm_pg_exec(conn, "COMMIT", errstr, errlen) != 0)
+        goto out;
+    rc = 1;
+out:
+    free(body);
+    return rc;
+}
+
+int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st, char *errstr, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    alert_series_set set = {0};
+    firing_set firing_now = {0};
+    double *upper = NULL;
+    int *alarm = NULL;
+    long history = rules->history_weeks;
+    if (history < (long)jtm_ears_first(&rules->ears) + 1)
+        history = (long)jtm_ears_first(&rules->ears) + 1;
+    int rc = alert_series_load(conn, history, &set, errstr, errlen);
+    if (rc != 0)
+        return rc;
+    const char *method = jtm_ears_method_name(rules->ears.method);
+    if (load_firing(conn, method, &firing_now, errstr, errlen) != 0) {
+        rc = -1;
+        goto out;
+    }
+    upper = calloc((size_t)history, sizeof *upper);
+    alarm = calloc((size_t)history, sizeof *alarm);
+    if (!upper || !alarm)
+        abort();
+    for (size_t i = 0; i < set.count; i++) {
+        const alert_series *s = &set.items[i];
+        st->series++;
+        if (jtm_ears_run(&rules->ears, s->waiting, s->n, upper, alarm, errstr, errlen) <= 0)
+            continue; /* too short to judge yet */
+        st->monitored++;
+        size_t last = s->n - 1;
+        const firing *f = find_firing(&firing_now, s->gemeente, s->category);
+        int r = 0;
+        if (!f && alarm[last] == JTM_EARS_ALARM && s->waiting[last] >= rules->min_count) {
+            r = fire(conn, rules, s, upper, errstr, errlen);
+            if (r > 0) {
+                st->fired++;
+                log_info("alert_firing", "gemeente=%s method=%s week=%s observed=%.0f upper_bound=%.2f",
+                         s->gemeente, method, s->week[last], s->waiting[last], upper[last]);
+            }
+        } else if (f && alarm[last] == JTM_EARS_NO_ALARM) {
+            r = resolve(conn, rules, f, s, upper, errstr, errlen);
+            if (r > 0) {
+                st->resolved++;
+                log_info("alert_resolved", "gemeente=%s method=%s week=%s fired_week=%s observed=%.0f upper_bound=%.2f",
+                         s->gemeente, method, s->week[last], f->week, s->waiting[last], upper[last]);
+            }
+        }
+        if (r < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+out:
+    free(upper);
+    free(alarm);
+    firing_set_free(&firing_now);
+    alert_series_set_free(&set);
+    return rc;
+}

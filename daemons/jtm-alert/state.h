@@ -1,0 +1,31 @@
+/* Alert state in PostgreSQL (schemas/sql/0200_alert.sql): runs the detector over every series and
+ * moves each (gemeente, category, method) between quiet, firing and resolved. A new episode and
+ * its firing notice, or a resolution and its resolved notice, are committed in one transaction
+ * (the outbox); deliver.c sends them afterwards. */
+#ifndef JTM_ALERT_STATE_H
+#define JTM_ALERT_STATE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "ears.h"
+
+typedef struct alert_rules {
+    jtm_ears_params ears; /* resolved */
+    double min_count;     /* no episode starts below this observed count */
+    long history_weeks;
+    long series_weeks;
+} alert_rules;
+
+typedef struct alert_eval_stats {
+    long series, monitored, fired, resolved;
+} alert_eval_stats;
+
+/* Evaluates the latest week of every series. A series with no firing episode starts one when the
+ * latest week alarms and its count is at least min_count (at most one episode per week, ever); a
+ * firing episode resolves when the latest week is at or under its upper bound. Returns 0, 1 when
+ * the waiting-list view does not exist yet, or -1 with errstr (PostgreSQL error; the transaction
+ * of the failing series is rolled back, earlier ones stay committed). */
+int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st, char *errstr, size_t errlen);
+
+#endif

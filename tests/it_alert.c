@@ -1,0 +1,217 @@
+/* jtm-alert end to end with a real webhook receiver on loopback: an injected spike gives the right
+ * municipality exactly one firing and one resolved notice (the resolution triggered by the
+ * linker's NOTIFY), signed with that municipality's secret; other municipalities get nothing;
+ * counts under alert.min_count never fire; a restart repeats nothing. Also the exit codes for
+ * bad configuration, refused secret files and an unreachable database. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert_receiver/receiver.h"
+#include "testenv.h"
+
+static const int BASE[20] = {10, 11, 9, 10, 12, 10, 9, 11, 10, 10, 11, 9, 10, 12, 10, 11, 9, 10, 11, 10};
+static const int SMALL[20] = {0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0};
+
+static char *write_config(const char *dir, int port, const char *s0505, const char *sdefault, const char *extra)
+{
+    char *path = NULL, *cfg = NULL;
+    cr_assert(asprintf(&path, "%s/jtm-alert.conf", dir) > 0);
+    cr_assert(asprintf(&cfg,
+                       "# test config\n"
+                       "alert.method = C1\n"
+                       "alert.min_count = 5\n"
+                       "schedule.seconds = 3600\n"
+                       "deliver.backoff_initial_ms = 200\n"
+                       "deliver.backoff_max_ms = 1000\n"
+                       "pg.connect_wait_ms = 10000\n"
+                       "route.GM0505.url = http://127.0.0.1:%d/gm0505\n"
+                       "route.GM0505.secret_file = %s\n"
+                       "route.default.url = http://127.0.0.1:%d/default\n"
+                       "route.default.secret_file = %s\n%s",
+                       port, s0505, port, sdefault, extra ? extra : "") > 0);
+    jtm_test_write_file(path, cfg, 0644);
+    free(cfg);
+    return path;
+}
+
+/* Checks one recorded request: signature with secret, headers, body fields. */
+static void check_notice(const rx_request *r, const char *secret, const char *gemeente, const char *status,
+                         const char *week)
+{
+    char want[72];
+    rx_expected_signature(secret, r->body, want);
+    cr_assert_str_eq(r->sig, want, "signature of %s", r->path);
+    cr_assert_str_eq(r->ctype, "application/json");
+    json_error_t je;
+    json_t *j = json_loads(r->body, 0, &je);
+    cr_assert_not_null(j, "body is not JSON: %s", je.text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "municipality")), gemeente);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")), "45");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), status);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "week")), week);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "method")), "C1");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "idempotency_key")), r->key);
+    cr_assert_eq(strlen(r->key), 32);
+    cr_assert(json_is_number(json_object_get(j, "observed")));
+    cr_assert(json_is_number(json_object_get(j, "upper_bound")));
+    json_t *series = json_object_get(j, "series");
+    cr_assert_eq(json_array_size(series), 12);
+    json_t *lastp = json_array_get(series, 11);
+    cr_assert_str_eq(json_string_value(json_object_get(lastp, "week")), week);
+    cr_assert_eq(json_integer_value(json_object_get(lastp, "waiting")), json_integer_value(json_object_get(j, "observed")));
+    const char *summary = json_string_value(json_object_get(j, "summary"));
+    cr_assert_not_null(summary);
+    cr_assert_null(strstr(summary, "http"), "summary has a link: %s", summary);
+    cr_assert_null(strstr(summary, "www."), "summary has a link: %s", summary);
+    json_decref(j);
+}
+
+Test(alert, spike_fires_and_resolves_once_for_the_right_municipality, .timeout = 180)
+{
+    PGconn *db;
+    char *conninfo = it_alert_db(&db);
+    char *dir = jtm_test_tmpdir();
+    receiver *rx = rx_start(NULL, 0, 0);
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
+
+    int spike[21], quiet[21], smallspike[21];
+    memcpy(spike, BASE, sizeof BASE);
+    memcpy(quiet, BASE, sizeof BASE);
+    memcpy(smallspike, SMALL, sizeof SMALL);
+    spike[20] = 40;
+    quiet[20] = 11;
+    smallspike[20] = 4; /* alarms, but under alert.min_count */
+    it_weeks(db, "GM0505", "45", 0, spike, 21);  /* routed to /gm0505 */
+    it_weeks(db, "GM0363", "45", 0, quiet, 21);  /* no alarm */
+    it_weeks(db, "GM0599", "45", 0, spike, 21);  /* default route */
+    it_weeks(db, "GM0606", "45", 0, smallspike, 21);
+    /* Week 20 is 2026-05-25. */
+
+    pid_t pid = it_start_alert(cfg, conninfo, dir, "alert1.log");
+    if (!rx_wait(rx, NULL, 2, 30000))
+        it_print_log(dir, "alert1.log");
+    cr_assert(rx_wait(rx, "/gm0505", 1, 100), "no firing notice for GM0505");
+    cr_assert(rx_wait(rx, "/default", 1, 100), "no firing notice on the default route");
+    cr_assert(it_wait_value(db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "2", 10000));
+
+    /* The series falls back; the linker signals; both episodes resolve. */
+    int back = 10;
+    it_weeks(db, "GM0505", "45", 21, &back, 1);
+    it_weeks(db, "GM0363", "45", 21, &back, 1);
+    it_weeks(db, "GM0599", "45", 21, &back, 1);
+    int zero = 0;
+    it_weeks(db, "GM0606", "45", 21, &zero, 1);
+    it_exec(db, "NOTIFY jtm_waiting_list");
+    if (!rx_wait(rx, NULL, 4, 30000))
+        it_print_log(dir, "alert1.log");
+    cr_assert(it_wait_value(db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "4", 10000));
+    usleep(1500000); /* nothing more may arrive */
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0, "jtm-alert did not stop cleanly on SIGTERM");
+
+    cr_assert_eq(rx_count(rx, "/gm0505"), 2);
+    cr_assert_eq(rx_count(rx, "/default"), 2);
+    cr_assert_eq(rx_count(rx, NULL), 4);
+    const rx_request *f = NULL, *r = NULL, *df = NULL, *dr = NULL;
+    for (int i = 0; i < rx->n; i++) {
+        const rx_request *q = &rx->req[i];
+        int is0505 = strcmp(q->path, "/gm0505") == 0, firing = strstr(q->body, "\"status\":\"firing\"") != NULL;
+        if (is0505)
+            *(firing ? &f : &r) = q;
+        else
+            *(firing ? &df : &dr) = q;
+    }
+    cr_assert(f && r && df && dr, "expected one firing and one resolved per route");
+    cr_assert(f < r, "resolved before firing");
+    check_notice(f, "secret-of-gm0505", "GM0505", "firing", "2026-05-25");
+    check_notice(r, "secret-of-gm0505", "GM0505", "resolved", "2026-06-01");
+    check_notice(df, "default-secret", "GM0599", "firing", "2026-05-25");
+    check_notice(dr, "default-secret", "GM0599", "resolved", "2026-06-01");
+    cr_assert_str_neq(f->key, r->key);
+    for (int i = 0; i < rx->n; i++)
+        cr_assert(rx->req[i].accepted && !rx->req[i].duplicate);
+
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert"), 2);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert WHERE status = 'resolved' AND week = '2026-05-25'"
+                             " AND resolved_week = '2026-06-01' AND observed = 40"), 2);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert WHERE gemeente IN ('GM0363', 'GM0606')"), 0);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert_delivery WHERE attempts = 1 AND status = 'delivered'"), 4);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert_attempt WHERE outcome = 'delivered' AND http_status = 200"), 4);
+
+    /* A restart (evaluation on start, a schedule tick, a NOTIFY) repeats nothing. */
+    free(write_config(dir, rx->port, s0505, sdef, "schedule.seconds = 1\n"));
+    pid = it_start_alert(cfg, conninfo, dir, "alert2.log");
+    usleep(1000000);
+    it_exec(db, "NOTIFY jtm_waiting_list");
+    usleep(2500000);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(rx, NULL), 4, "a restart sent a notice again");
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert_attempt"), 4);
+
+    rx_stop(rx);
+    PQfinish(db);
+    free(cfg);
+    free(s0505);
+    free(sdef);
+    free(conninfo);
+    free(dir);
+}
+
+Test(alert, exit_codes, .timeout = 120)
+{
+    char *dir = jtm_test_tmpdir();
+    char *bin = jtm_test_bin("jtm-alert");
+    char *cmd = NULL, *out = NULL;
+    char *good = it_secret(dir, "good", "s3cret-value");
+    char *bad = NULL;
+    cr_assert(asprintf(&bad, "%s/bad.secret", dir) > 0);
+    jtm_test_write_file(bad, "s3cret-value\n", 0644);
+
+    cr_assert(asprintf(&cmd, "'%s' --version", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 0);
+    cr_assert(strncmp(out, "jtm-alert ", 10) == 0);
+    free(out), free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' --help", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 0);
+    cr_assert_not_null(strstr(out, "route.<GMxxxx>.url"));
+    free(out), free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' --nope 2>/dev/null", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 2);
+    free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' detect --method C9 </dev/null 2>/dev/null", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 2);
+    free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' -X alert.nope=1 2>/dev/null", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 78);
+    free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' -X route.default.url=http://127.0.0.1:9/x 2>/dev/null", bin) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 78, "a route without a secret file");
+    free(cmd);
+    /* A secret readable by others is refused, and the message does not show it. */
+    cr_assert(asprintf(&cmd, "'%s' -X route.default.url=http://127.0.0.1:9/x -X route.default.secret_file=%s 2>&1", bin,
+                       bad) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 78);
+    cr_assert_not_null(strstr(out, "refused"));
+    cr_assert_null(strstr(out, "s3cret"));
+    free(out), free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' -X route.default.url=http://127.0.0.1:9/x -X route.default.secret_file=%s"
+                             " -X alert.method=C7 -X 'pg.conninfo=host=127.0.0.1 port=1' 2>/dev/null",
+                       bin, good) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 78, "bad method");
+    free(cmd);
+    /* No database at start: 69. */
+    cr_assert(asprintf(&cmd, "'%s' -X route.default.url=http://127.0.0.1:9/x -X route.default.secret_file=%s"
+                             " -X pg.connect_wait_ms=300 -X 'pg.conninfo=host=127.0.0.1 port=1 connect_timeout=1' 2>&1",
+                       bin, good) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 69);
+    cr_assert_null(strstr(out, "s3cret"));
+    free(out), free(cmd);
+    free(good);
+    free(bad);
+    free(bin);
+    free(dir);
+}

@@ -1,0 +1,154 @@
+/* jtm-alert delivery against a real receiver on loopback: retries with backoff on 500 until 200
+ * (delivered once), no retry on 400 (recorded failed), and SIGKILL during delivery followed by a
+ * restart: the pending notice is resent with the same idempotency key, and each notice is accepted
+ * exactly once by a receiver that honours the key. Every attempt is in ops.alert_attempt. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert_receiver/receiver.h"
+#include "testenv.h"
+
+static const int SPIKE[21] = {10, 11, 9, 10, 12, 10, 9, 11, 10, 10, 11, 9, 10, 12, 10, 11, 9, 10, 11, 10, 40};
+
+typedef struct fixture {
+    PGconn *db;
+    char *conninfo, *dir, *secret, *cfg;
+    receiver *rx;
+} fixture;
+
+/* A database with spiking series for the given municipalities, a receiver and a config routing
+ * everything to it. */
+static void setup(fixture *fx, const int *script, int nscript, int hold_ms, const char *const *gemeenten, int ng)
+{
+    fx->conninfo = it_alert_db(&fx->db);
+    fx->dir = jtm_test_tmpdir();
+    fx->rx = rx_start(script, nscript, hold_ms);
+    fx->secret = it_secret(fx->dir, "default", "delivery-test-secret");
+    for (int i = 0; i < ng; i++)
+        it_weeks(fx->db, gemeenten[i], "45", 0, SPIKE, 21);
+    char *cfg = NULL;
+    cr_assert(asprintf(&fx->cfg, "%s/jtm-alert.conf", fx->dir) > 0);
+    cr_assert(asprintf(&cfg,
+                       "alert.method = C1\n"
+                       "schedule.seconds = 3600\n"
+                       "deliver.backoff_initial_ms = 300\n"
+                       "deliver.backoff_max_ms = 2000\n"
+                       "deliver.timeout_ms = 15000\n"
+                       "route.default.url = http://127.0.0.1:%d/hook\n"
+                       "route.default.secret_file = %s\n",
+                       fx->rx->port, fx->secret) > 0);
+    jtm_test_write_file(fx->cfg, cfg, 0644);
+    free(cfg);
+}
+
+static void teardown(fixture *fx)
+{
+    rx_stop(fx->rx);
+    PQfinish(fx->db);
+    free(fx->conninfo);
+    free(fx->dir);
+    free(fx->secret);
+    free(fx->cfg);
+}
+
+Test(alert_delivery, retries_5xx_until_delivered_once, .timeout = 120)
+{
+    fixture fx;
+    static const int script[] = {500, 500};
+    static const char *const g[] = {"GM0505"};
+    setup(&fx, script, 2, 0, g, 1);
+    pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
+    int ok = it_wait_value(fx.db, "SELECT status || ':' || attempts FROM ops.alert_delivery", "delivered:3", 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert.log");
+    cr_assert(ok, "not delivered after 500, 500, 200");
+    usleep(1000000);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(fx.rx, NULL), 3);
+    cr_assert_str_eq(fx.rx->req[0].key, fx.rx->req[2].key);
+    cr_assert_str_eq(fx.rx->req[0].body, fx.rx->req[2].body, "a retry must send the same body");
+    cr_assert_eq(fx.rx->req[2].accepted, 1);
+    char *seq = it_value(fx.db, "SELECT string_agg(http_status || '/' || outcome, ',' ORDER BY attempt) FROM ops.alert_attempt");
+    cr_assert_str_eq(seq, "500/retry,500/retry,200/delivered");
+    free(seq);
+    /* Backoff: the second retry waited longer than the first's lower bound (300 ms, jitter to 150). */
+    cr_assert_eq(it_long(fx.db, "SELECT count(*) FROM (SELECT started_at - lag(finished_at) OVER (ORDER BY attempt) AS gap"
+                                " FROM ops.alert_attempt) s WHERE gap >= interval '140 milliseconds'"), 2);
+    teardown(&fx);
+}
+
+Test(alert_delivery, no_retry_on_4xx, .timeout = 120)
+{
+    fixture fx;
+    static const int script[] = {400};
+    static const char *const g[] = {"GM0505"};
+    setup(&fx, script, 1, 0, g, 1);
+    pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
+    int ok = it_wait_value(fx.db, "SELECT status || ':' || attempts FROM ops.alert_delivery", "failed:1", 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert.log");
+    cr_assert(ok, "a 400 was not recorded as failed after one attempt");
+    usleep(2000000); /* longer than the backoff: no retry may come */
+    it_exec(fx.db, "NOTIFY jtm_waiting_list");
+    usleep(500000);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(fx.rx, NULL), 1);
+    char *seq = it_value(fx.db, "SELECT string_agg(http_status || '/' || outcome, ',') FROM ops.alert_attempt");
+    cr_assert_str_eq(seq, "400/failed");
+    free(seq);
+    cr_assert_eq(it_long(fx.db, "SELECT last_http_status FROM ops.alert_delivery"), 400);
+    teardown(&fx);
+}
+
+Test(alert_delivery, sigkill_during_delivery_then_restart_accepts_each_notice_once, .timeout = 180)
+{
+    fixture fx;
+    static const char *const g[] = {"GM0505", "GM0363", "GM0599"};
+    /* The receiver takes the first notice, then holds its answer for 4 s: jtm-alert is killed
+     * while it waits, after the receiver processed the notice and before the outcome is recorded. */
+    setup(&fx, NULL, 0, 4000, g, 3);
+    pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert1.log");
+    int ok = rx_wait(fx.rx, NULL, 1, 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert1.log");
+    cr_assert(ok, "no delivery started");
+    usleep(300000);
+    cr_assert_eq(jtm_test_stop(pid, SIGKILL, 5000), 128 + SIGKILL);
+    cr_assert_eq(it_long(fx.db, "SELECT count(*) FROM ops.alert_delivery"), 3, "the outbox holds all three notices");
+    cr_assert_eq(it_long(fx.db, "SELECT count(*) FROM ops.alert_attempt WHERE outcome IS NULL"), 1);
+    cr_assert_eq(it_long(fx.db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'pending'"), 3);
+
+    pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert2.log");
+    ok = it_wait_value(fx.db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "3", 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert2.log");
+    cr_assert(ok, "not all notices delivered after the restart");
+    usleep(1000000);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+
+    /* Each idempotency key accepted exactly once; the killed one arrived twice (one duplicate). */
+    int n = rx_count(fx.rx, NULL), accepted = 0, duplicates = 0;
+    cr_assert_eq(n, 4, "expected 3 notices plus one resend, got %d requests", n);
+    for (int i = 0; i < n; i++) {
+        int acc_for_key = 0;
+        for (int k = 0; k < n; k++)
+            if (strcmp(fx.rx->req[k].key, fx.rx->req[i].key) == 0)
+                acc_for_key += fx.rx->req[k].accepted;
+        cr_assert_eq(acc_for_key, 1, "key %s accepted %d times", fx.rx->req[i].key, acc_for_key);
+        accepted += fx.rx->req[i].accepted;
+        duplicates += fx.rx->req[i].duplicate;
+    }
+    cr_assert_eq(accepted, 3);
+    cr_assert_eq(duplicates, 1);
+    cr_assert_str_eq(fx.rx->req[0].key, fx.rx->req[1].key, "the resend carries the same key");
+    cr_assert_str_eq(fx.rx->req[0].body, fx.rx->req[1].body);
+    cr_assert_eq(it_long(fx.db, "SELECT count(*) FROM ops.alert"), 3, "no duplicate episodes after the restart");
+    char *seq = it_value(fx.db, "SELECT string_agg(coalesce(http_status::text, '-') || '/' || outcome, ',' ORDER BY id)"
+                                " FROM ops.alert_attempt");
+    cr_assert_str_eq(seq, "-/interrupted,200/delivered,200/delivered,200/delivered");
+    free(seq);
+    teardown(&fx);
+}
