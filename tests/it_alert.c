@@ -215,3 +215,73 @@ Test(alert, exit_codes, .timeout = 120)
     free(bin);
     free(dir);
 }
+
+/* Against the linker's real monitor.waiting_list_weekly (migration 0005), fed through
+ * wh.episode_waiting: a spike in the current week fires; a second jtm-alert on the same database
+ * stays a standby; after jtm-alert's session is terminated it reconnects, re-evaluates and resolves
+ * the episode when the spike is withdrawn. */
+Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
+{
+    char *conninfo = jtm_test_create_db("alert", 1);
+    PGconn *db = it_connect(conninfo);
+    char *kind = it_value(db, "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE n.nspname = 'monitor' AND c.relname = 'waiting_list_weekly'");
+    cr_assert_str_eq(kind, "v", "monitor.waiting_list_weekly is not a view in the migrations");
+    free(kind);
+    /* 10 children waiting since 21 weeks ago; one more in every odd week; 30 more this week. */
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'base' || i, 'GM0505', '45', date_trunc('week', current_date)::date - 21 * 7, NULL"
+                " FROM generate_series(1, 10) i");
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'odd' || k, 'GM0505', '45', date_trunc('week', current_date)::date - k * 7,"
+                "        date_trunc('week', current_date)::date - k * 7 + 7"
+                " FROM generate_series(1, 21) k WHERE k % 2 = 1");
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'spike' || i, 'GM0505', '45', date_trunc('week', current_date)::date, NULL"
+                " FROM generate_series(1, 30) i");
+    char *week = it_value(db, "SELECT date_trunc('week', current_date)::date::text");
+    cr_assert_eq(it_long(db, "SELECT waiting FROM monitor.waiting_list_weekly ORDER BY week_start DESC LIMIT 1"), 40);
+
+    char *dir = jtm_test_tmpdir();
+    receiver *rx = rx_start(NULL, 0, 0);
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
+    pid_t pid = it_start_alert(cfg, conninfo, dir, "a.log");
+    if (!rx_wait(rx, "/gm0505", 1, 30000))
+        it_print_log(dir, "a.log");
+    cr_assert_eq(rx_count(rx, "/gm0505"), 1);
+    check_notice(&rx->req[0], "secret-of-gm0505", "GM0505", "firing", week);
+
+    /* A second instance waits: it sends nothing and stops cleanly. */
+    pid_t standby = it_start_alert(cfg, conninfo, dir, "b.log");
+    char *grep = NULL;
+    cr_assert(asprintf(&grep, "for i in $(seq 100); do grep -q event=standby '%s/b.log' && exit 0; sleep 0.1; done; exit 1",
+                       dir) > 0);
+    cr_assert_eq(jtm_test_sh(grep, NULL), 0, "the second jtm-alert is not a standby");
+    free(grep);
+    cr_assert_eq(jtm_test_stop(standby, SIGTERM, 10000), 0);
+
+    /* The spike is withdrawn; jtm-alert's session is killed (no NOTIFY): it reconnects and resolves. */
+    it_exec(db, "DELETE FROM wh.episode_waiting WHERE pid LIKE 'spike%'");
+    cr_assert_eq(it_long(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                             " WHERE application_name = 'jtm-alert' AND datname = current_database()"), 1);
+    if (!rx_wait(rx, "/gm0505", 2, 60000))
+        it_print_log(dir, "a.log");
+    cr_assert_eq(rx_count(rx, "/gm0505"), 2);
+    check_notice(&rx->req[1], "secret-of-gm0505", "GM0505", "resolved", week);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(rx, NULL), 2);
+    char *log = NULL;
+    cr_assert(asprintf(&log, "grep -c event=pg_reconnect '%s/a.log'", dir) > 0);
+    cr_assert_eq(jtm_test_sh(log, NULL), 0, "no reconnect logged");
+    free(log);
+
+    rx_stop(rx);
+    PQfinish(db);
+    free(week);
+    free(cfg);
+    free(s0505);
+    free(sdef);
+    free(conninfo);
+    free(dir);
+}

@@ -49,6 +49,35 @@ static int schema_ready(PGconn *conn, char *errstr, size_t errlen)
     return ok;
 }
 
+/* One active jtm-alert per database: a session advisory lock, released by PostgreSQL when the
+ * holder's connection ends (also after a crash). A second instance waits as a standby, so a
+ * rolling restart never has two senders. Returns 1 when held, 0 when stopped while waiting, -1 on
+ * a PostgreSQL error. */
+static int become_leader(PGconn *conn, char *errstr, size_t errlen)
+{
+    int logged = 0;
+    while (jtm_run) {
+        PGresult *res = PQexec(conn, "SELECT pg_try_advisory_lock(hashtext('jtm-alert'))");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            jtm_pg_result_error(conn, res, errstr, errlen);
+            PQclear(res);
+            return -1;
+        }
+        int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (got) {
+            if (logged)
+                log_info("leader", NULL);
+            return 1;
+        }
+        if (!logged)
+            log_info("standby", "reason=\"another jtm-alert holds the lock on this database\"");
+        logged = 1;
+        jtm_sleep_ms_interruptible(2000);
+    }
+    return 0;
+}
+
 /* Drains notifications; returns how many arrived. */
 static int drain_notifies(PGconn *conn)
 {
@@ -103,6 +132,14 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         exit_code = JTM_EXIT_UNAVAILABLE;
         goto out;
     }
+    int leader = become_leader(conn, err, sizeof err);
+    if (leader <= 0) {
+        if (leader < 0) {
+            log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+            exit_code = JTM_EXIT_UNAVAILABLE;
+        }
+        goto out;
+    }
     if (listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0) {
         log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
         exit_code = JTM_EXIT_UNAVAILABLE;
@@ -134,7 +171,10 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
             conn = jtm_pg_connect(conninfo, 0, err, sizeof err);
             if (!conn)
                 break; /* stopped while reconnecting */
-            if (listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0 ||
+            int lead = become_leader(conn, err, sizeof err);
+            if (lead == 0)
+                break;
+            if (lead < 0 || listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0 ||
                 alert_deliver_recover(conn, err, sizeof err) < 0) {
                 log_warn("pg_error", "error=%s", jtm_log_quote(q, sizeof q, err));
                 jtm_sleep_ms_interruptible(1000);

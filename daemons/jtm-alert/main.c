@@ -70,6 +70,8 @@ int main(int argc, char **argv)
     alert_routes routes = {0};
     char err[1024];
     int rc = JTM_EXIT_CONFIG;
+    /* Lets operators (and tests) find jtm-alert's session in pg_stat_activity. */
+    jtm_kvlist_set(&pt.pg, "fallback_application_name", "jtm-alert");
     if (alert_config_load(&cfg, &pt, &routes, config_path, overrides, n_overrides, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-alert: %s\n", err);
         goto out;
