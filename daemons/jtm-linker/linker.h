@@ -1,0 +1,107 @@
+/* jtm-linker: pseudo.* topics -> staging.event -> linked facts in PostgreSQL, exactly once.
+ *
+ * Exactly once: every batch is one PostgreSQL transaction that COPYs the messages into the
+ * session table linker_in and calls staging.apply_batch(group), which skips messages below the
+ * stored position, upserts the events, recomputes the touched children, advances ops.kafka_offset
+ * and NOTIFYs jtm_waiting_list. On assignment (and after any PostgreSQL failure) the consumer seeks
+ * to the positions stored in PostgreSQL; Kafka commits are informational only.
+ *
+ * Modules: validate.c (cheap checks before PostgreSQL), load.c (COPY + apply, dead-letter
+ * isolation), offsets.c (stored positions, seeking), batch.c (size/time bounded collection),
+ * linker.c (the run loop, reconnects, stats). */
+#ifndef JTM_LINKER_H
+#define JTM_LINKER_H
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct linker_config {
+    char *topic_jgz, *topic_verzuim, *topic_soj;
+    char *group;
+    long long batch_max;
+    long long batch_ms;
+    long long batch_bytes;
+    long long stats_interval_ms;
+    bool migrate_on_start;
+    char *migrations_dir;
+    char *log_level;
+    long long pg_connect_wait_ms;
+    long long kafka_ready_ms;
+    char *metrics_listen;
+} linker_config;
+
+extern const jtm_option linker_options[];
+
+/* One message of a batch. data points into the Kafka message (or the caller's buffer in tests). */
+typedef struct lk_item {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *data;
+    size_t len;
+    char *reject; /* malloc'd reason when the message is dead-lettered, else NULL */
+} lk_item;
+
+/* What one applied batch did (staging.apply_batch's answer). */
+typedef struct lk_apply_stats {
+    long received, loaded, duplicates, skipped, dead_lettered, children;
+    bool notified;
+} lk_apply_stats;
+
+/* validate.c: checks a pseudonymised event enough that PostgreSQL will accept it (JSON object,
+ * envelope fields, hashes, dates the recompute casts). expected_feed (may be NULL) is the feed of
+ * the topic it came from. Returns 0, or -1 with a stable reason code in reason
+ * (json_parse, schema:missing:<field>, schema:invalid:<field>, feed_mismatch). */
+int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen);
+
+/* load.c: prepares a fresh connection (session table). Returns 0, or -1 with errstr. */
+int lk_session_init(PGconn *conn, char *errstr, size_t errlen);
+
+#define LK_LOAD_OK 0
+#define LK_LOAD_TRANSIENT (-1) /* connection or server failure: reconnect, re-seek, redo */
+#define LK_LOAD_FATAL (-2)     /* refused, but no single message to blame: a bug or a schema problem */
+
+/* Applies items as one transaction (group NULL: no Kafka offsets, as for fixtures). A message
+ * PostgreSQL refuses gets item->reject set and the batch is retried without it (it is then
+ * dead-lettered in the same transaction). Returns LK_LOAD_OK with st filled, or an error above with
+ * errstr. */
+int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st,
+                  char *errstr, size_t errlen);
+
+/* offsets.c: sets the offset of every partition in parts to the stored next_offset of group, or
+ * RD_KAFKA_OFFSET_BEGINNING when none is stored (a fresh warehouse reads the topics from the
+ * start: routes need every event of a child). Returns 0, or -1 with errstr. */
+int lk_offsets_fetch(PGconn *conn, const char *group, rd_kafka_topic_partition_list_t *parts, char *errstr,
+                     size_t errlen);
+/* Seeks every assigned partition to its stored offset and resumes it. Returns 0, or -1 with errstr. */
+int lk_offsets_resync(rd_kafka_t *rk, PGconn *conn, const char *group, char *errstr, size_t errlen);
+/* Pauses (pause true) or resumes every assigned partition. */
+void lk_assignment_pause(rd_kafka_t *rk, bool pause);
+
+/* batch.c: a batch of Kafka messages, bounded by count, bytes and time. */
+typedef struct lk_batch {
+    rd_kafka_message_t **msgs;
+    lk_item *items;
+    size_t n, cap;
+    size_t bytes;
+} lk_batch;
+
+void lk_batch_init(lk_batch *b);
+void lk_batch_clear(lk_batch *b); /* destroys the messages, keeps the arrays */
+void lk_batch_free(lk_batch *b);
+/* Polls rk until max messages, max_bytes, or max_ms after the first message, or until jtm_run is
+ * cleared. Validates each message on arrival (topics[] and feeds[] map a topic to its feed) and
+ * counts errors from the consumer in *consumer_errors. Returns the number of messages in b. */
+size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, size_t max, size_t max_bytes, int max_ms,
+                        const char *const *topics, const char *const *feeds, int ntopics,
+                        unsigned long *consumer_errors);
+
+/* linker.c: runs the daemon until SIGTERM; returns an exit code from config.h. */
+int lk_run(const linker_config *cfg, const jtm_passthrough *pt);
+
+#endif
