@@ -328,8 +328,11 @@ static const char *fmt_double(char *buf, size_t len, double v)
         snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
         snprintf(buf, len, "%.0f", v);
-    else
-        snprintf(buf, len, "%.17g", v);
+    else {
+        snprintf(buf, len, "%.15g", v); /* the shortest form that reads back the same */
+        if (strtod(buf, NULL) != v)
+            snprintf(buf, len, "%.17g", v);
+    }
     return buf;
 }
 

@@ -48,9 +48,9 @@ Test(metrics, render_format)
         "# TYPE jtm_test_latency_seconds histogram\n"
         "jtm_test_latency_seconds_bucket{le=\"0.001\"} 1\n"
         "jtm_test_latency_seconds_bucket{le=\"0.01\"} 3\n"
-        "jtm_test_latency_seconds_bucket{le=\"0.10000000000000001\"} 3\n"
+        "jtm_test_latency_seconds_bucket{le=\"0.1\"} 3\n"
         "jtm_test_latency_seconds_bucket{le=\"+Inf\"} 4\n"
-        "jtm_test_latency_seconds_sum 7.0105000000000004\n"
+        "jtm_test_latency_seconds_sum 7.0105\n"
         "jtm_test_latency_seconds_count 4\n";
     cr_expect_str_eq(text, expected);
     cr_expect_eq(len, strlen(text));
