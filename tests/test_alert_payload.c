@@ -1,0 +1,72 @@
+/* Unit tests of jtm-alert's notice (daemons/jtm-alert/payload.c) and retry delay (deliver.c). */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "deliver.h"
+#include "payload.h"
+
+Test(alert_payload, signature_rfc4231_case2)
+{
+    char sig[72];
+    const char *body = "what do ya want for nothing?";
+    cr_assert_eq(alert_signature((const unsigned char *)"Jefe", 4, body, strlen(body), sig), 0);
+    cr_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+Test(alert_payload, idempotency_key_stable_and_distinct)
+{
+    char a[33], b[33], c[33], d[33];
+    alert_idempotency_key("GM0505", "45", "C1", "2026-05-25", "firing", a);
+    alert_idempotency_key("GM0505", "45", "C1", "2026-05-25", "firing", b);
+    alert_idempotency_key("GM0505", "45", "C1", "2026-05-25", "resolved", c);
+    alert_idempotency_key("GM0505", "4", "5C1", "2026-05-25", "firing", d); /* joins are unambiguous */
+    cr_assert_eq(strlen(a), 32);
+    cr_assert_str_eq(a, b);
+    cr_assert_str_neq(a, c);
+    cr_assert_str_neq(a, d);
+    for (int i = 0; i < 32; i++)
+        cr_assert(strchr("0123456789abcdef", a[i]));
+}
+
+Test(alert_payload, notice_json)
+{
+    char weeks[3][11] = {"2026-05-11", "2026-05-18", "2026-05-25"};
+    double waiting[3] = {10, 11, 40}, upper[3] = {NAN, 13.456, 12.0049};
+    alert_notice n = {.gemeente = "GM0505", .category = "45", .method = "C2", .week = "2026-05-25",
+                      .status = "firing", .observed = 40, .upper_bound = 12.0049, .idempotency_key = "k",
+                      .n = 3, .weeks = weeks, .waiting = waiting, .upper = upper};
+    char *s = alert_notice_json(&n);
+    cr_assert_not_null(s);
+    cr_assert(strncmp(s, "{\"municipality\":\"GM0505\",\"category\":\"45\",\"status\":\"firing\",\"week\":\"2026-05-25\","
+                         "\"observed\":40,\"upper_bound\":12.0,",
+                      strlen("{\"municipality\":\"GM0505\",\"category\":\"45\",\"status\":\"firing\",\"week\":\"2026-05-25\","
+                             "\"observed\":40,\"upper_bound\":12.0,")) == 0,
+              "%s", s);
+    json_t *j = json_loads(s, 0, NULL);
+    cr_assert_not_null(j);
+    json_t *series = json_object_get(j, "series");
+    cr_assert_eq(json_array_size(series), 3);
+    cr_assert(json_is_null(json_object_get(json_array_get(series, 0), "upper_bound")));
+    cr_assert_float_eq(json_real_value(json_object_get(json_array_get(series, 1), "upper_bound")), 13.46, 1e-9);
+    const char *summary = json_string_value(json_object_get(j, "summary"));
+    cr_assert_not_null(strstr(summary, "GM0505"));
+    cr_assert_not_null(strstr(summary, "40 wachtenden"));
+    cr_assert_null(strstr(summary, "http"));
+    json_decref(j);
+    free(s);
+}
+
+Test(alert_payload, backoff_doubles_with_jitter_and_cap)
+{
+    unsigned long long rnd = 12345;
+    for (int rep = 0; rep < 200; rep++) {
+        long d1 = alert_backoff_ms(1000, 60000, 1, &rnd);
+        long d3 = alert_backoff_ms(1000, 60000, 3, &rnd);
+        long d20 = alert_backoff_ms(1000, 60000, 20, &rnd);
+        cr_assert(d1 >= 500 && d1 <= 1000, "%ld", d1);
+        cr_assert(d3 >= 2000 && d3 <= 4000, "%ld", d3);
+        cr_assert(d20 >= 30000 && d20 <= 60000, "%ld", d20);
+    }
+}
