@@ -44,7 +44,9 @@ rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_fn dr_m
  * auto.offset.reset=earliest, partition.assignment.strategy=cooperative-sticky (the mock cluster
  * of librdkafka 2.0.2 serves it: tests/it_kafka.c checks). group_id may be NULL only when the
  * pass-through sets group.id. rebalance_cb NULL means jtm_kafka_rebalance_cb; opaque goes to it.
- * Returns NULL with errstr. */
+ * Against the devbroker, set kafka.session.timeout.ms=6000 in tests: its mock keeps a group whose
+ * last member left closed for session.timeout.ms - 1 s (44 s by default) before a restarted
+ * consumer can join. Returns NULL with errstr. */
 rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id,
                                    jtm_kafka_rebalance_fn rebalance_cb, void *opaque, char *errstr,
                                    size_t errlen);
@@ -60,7 +62,10 @@ int jtm_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t er
  * assigns (eager) or incrementally assigns (cooperative). On revocation it first commits the
  * offsets stored so far (synchronously, unless the partitions were lost: then they may already
  * belong to someone else), then unassigns, so the next owner starts after the last message this
- * consumer finished. Logs event=kafka_rebalance with the partition count. */
+ * consumer finished. Logs event=kafka_rebalance with the partition count. A coordinator may refuse
+ * that commit while the group rebalances (the devbroker's mock always does; real brokers do in
+ * some states): the next owner then re-reads what came after the last commit, so consumers must
+ * tolerate redelivery (at least once), and tests count distinct events, not messages. */
 void jtm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
 

@@ -108,6 +108,18 @@ out:
     return rc;
 }
 
+int jtm_devbroker_topics_check(const char *topics, int partitions, char *errstr, size_t errlen)
+{
+    jtm_devbroker scratch;
+    memset(&scratch, 0, sizeof scratch);
+    int rc = parse_topics(&scratch, topics, partitions, errstr, errlen);
+    for (int i = 0; i < scratch.ntopics; i++)
+        free(scratch.topics[i]);
+    free(scratch.topics);
+    free(scratch.parts);
+    return rc;
+}
+
 jtm_devbroker *jtm_devbroker_new(int brokers, int partitions, const char *topics, const jtm_kvlist *kafka,
                                  char *errstr, size_t errlen)
 {

@@ -13,7 +13,12 @@
  * - Brokers can be taken down (connections closed, new ones refused) and up again on the same
  *   port; request errors can be queued per API; a round-trip time can be added per broker.
  * - Consumer groups with eager and cooperative (cooperative-sticky) assignment, offset commits,
- *   idempotent producers. */
+ *   idempotent producers (duplicates of a retried batch are acknowledged, not written).
+ * - Group quirks: the first join waits 3 s; a group whose last member left stays "joining" for
+ *   session.timeout.ms - 1 s (44 s with librdkafka's default) before a new member gets partitions,
+ *   so tests that restart a consumer set kafka.session.timeout.ms=6000; offset commits during a
+ *   rebalance are refused (REBALANCE_IN_PROGRESS), so a partition that moves between live members
+ *   is re-read from its last commit: count distinct events, not messages. */
 #ifndef JTM_DEVBROKER_H
 #define JTM_DEVBROKER_H
 
@@ -34,6 +39,9 @@ typedef struct jtm_devbroker jtm_devbroker;
  * NULL). Returns NULL with errstr when the list is bad or the cluster cannot start. */
 jtm_devbroker *jtm_devbroker_new(int brokers, int partitions, const char *topics, const jtm_kvlist *kafka,
                                  char *errstr, size_t errlen);
+/* Checks a topic list as jtm_devbroker_new would, without starting anything: lets the caller tell
+ * a configuration error from a start-up failure. Returns 0, or -1 with errstr. */
+int jtm_devbroker_topics_check(const char *topics, int partitions, char *errstr, size_t errlen);
 /* "127.0.0.1:port,..." (owned by d). */
 const char *jtm_devbroker_bootstrap(const jtm_devbroker *d);
 int jtm_devbroker_topic_count(const jtm_devbroker *d);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "control.h"
 #include "devbroker.h"
+#include "kafka.h"
 #include "log.h"
 #include "signals.h"
 
@@ -172,6 +173,18 @@ int main(int argc, char **argv)
         rc = JTM_EXIT_CONFIG;
         goto out;
     }
+    if (jtm_devbroker_topics_check(cfg.topics, (int)cfg.partitions, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-devbroker: %s\n", err);
+        rc = JTM_EXIT_CONFIG;
+        goto out;
+    }
+    rd_kafka_conf_t *probe = jtm_kafka_conf_new(&pt.kafka, err, sizeof err);
+    if (!probe) {
+        fprintf(stderr, "jtm-devbroker: %s\n", err);
+        rc = JTM_EXIT_CONFIG;
+        goto out;
+    }
+    rd_kafka_conf_destroy(probe);
     jtm_signals_install();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
