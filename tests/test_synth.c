@@ -12,6 +12,7 @@
 #include "bsn.h"
 #include "date.h"
 #include "schema.h"
+#include "out.h"
 #include "synth.h"
 #include "testenv.h"
 
@@ -323,6 +324,53 @@ static void count_spike(int feed, const char *line, size_t len, json_t *j, void 
         s->requests++;
 }
 
+typedef struct wait_ctx {
+    const char *gm, *cat, *day;
+    json_t *req;   /* reference -> occurred_on */
+    json_t *alloc; /* allocation_no -> [reference or null, allocated_on] */
+    json_t *start; /* allocation_no -> start_date */
+} wait_ctx;
+
+static void collect_wait(int feed, const char *line, size_t len, json_t *j, void *vctx)
+{
+    wait_ctx *w = vctx;
+    const char *type = sget(j, "type");
+    if (feed != SYNTH_FEED_SOJ || strcmp(sget(json_object_get(j, "client"), "gemeente"), w->gm) != 0 ||
+        !json_object_get(j, "product") || strcmp(sget(json_object_get(j, "product"), "category"), w->cat) != 0)
+        return;
+    if (strcmp(type, "request") == 0)
+        json_object_set_new(w->req, sget(j, "reference"), json_string(sget(j, "occurred_on")));
+    else if (strcmp(type, "allocation") == 0)
+        json_object_set_new(w->alloc, sget(j, "allocation_no"),
+                            json_pack("[s?s]", sget(j, "reference"), sget(j, "allocated_on")));
+    else if (strcmp(type, "start") == 0)
+        json_object_set_new(w->start, sget(j, "allocation_no"), json_string(sget(j, "start_date")));
+}
+
+/* Allocated episodes of gm/cat waiting on day (rejected requests never reach an allocation). */
+static long waiting_on(const mem_out *m, const char *gm, const char *cat, const char *day)
+{
+    wait_ctx w = {gm, cat, day, json_object(), json_object(), json_object()};
+    each_line(m, collect_wait, &w);
+    long n = 0;
+    const char *no;
+    json_t *a;
+    json_object_foreach(w.alloc, no, a)
+    {
+        const char *ref = json_string_value(json_array_get(a, 0));
+        const char *since = json_string_value(json_array_get(a, 1));
+        if (ref && json_object_get(w.req, ref))
+            since = json_string_value(json_object_get(w.req, ref));
+        const char *started = json_string_value(json_object_get(w.start, no));
+        if (strcmp(since, day) <= 0 && (!started || strcmp(started, day) > 0))
+            n++;
+    }
+    json_decref(w.req);
+    json_decref(w.alloc);
+    json_decref(w.start);
+    return n;
+}
+
 Test(synth, spike_raises_requests)
 {
     synth_params p;
@@ -339,6 +387,14 @@ Test(synth, spike_raises_requests)
     each_line(&spiked, count_spike, &b);
     cr_log_info("requests in the spike weeks: %zu without, %zu with the spike", a.requests, b.requests);
     cr_assert_gt(b.requests, 2 * a.requests + 5, "spike %zu vs base %zu", b.requests, a.requests);
+    /* The waiting list (design.md: requested, or allocated without a request, and not yet started)
+     * rises clearly during the spike and falls back within a few months. */
+    long before = waiting_on(&spiked, "GM0505", "45", "2022-03-06");
+    long peak = waiting_on(&spiked, "GM0505", "45", "2022-04-17");
+    long after = waiting_on(&spiked, "GM0505", "45", "2022-07-31");
+    cr_log_info("waiting list GM0505/45: %ld before, %ld at the end of the spike, %ld in July", before, peak, after);
+    cr_assert_gt(peak, 2 * before, "waiting list %ld -> %ld", before, peak);
+    cr_assert_lt(after * 2, peak + before, "no fall back: %ld -> %ld -> %ld", before, peak, after);
     /* Other municipalities are untouched. */
     spike_ctx x = {"GM0642", "45", "2022-03-07", "2022-04-18", 0}, y = x;
     each_line(&base, count_spike, &x);
@@ -430,4 +486,26 @@ Test(synth, command_line_exit_codes)
     jtm_test_sh(cmd, NULL);
     free(bin);
     free(dir);
+}
+
+/* The Kafka writer against librdkafka's in-process mock cluster: every event acknowledged. */
+Test(synth, kafka_writer_delivers_everything)
+{
+    synth_params p;
+    small(&p, 400, 1);
+    jtm_kvlist kafka = {0};
+    jtm_kvlist_set(&kafka, "test.mock.num.brokers", "1");
+    jtm_kvlist_set(&kafka, "bootstrap.servers", "unused:9092");
+    jtm_kvlist_set(&kafka, "linger.ms", "1");
+    char err[512] = "";
+    synth_out_kafka *k = synth_out_kafka_new(&kafka, "t.", err, sizeof err);
+    cr_assert_not_null(k, "%s", err);
+    synth_writer w = synth_out_kafka_writer(k);
+    synth_stats st;
+    cr_assert_eq(synth_run(&p, &w, &st, err, sizeof err), 0, "%s", err);
+    unsigned long long delivered = 0;
+    cr_assert_eq(synth_out_kafka_close(k, 30000, &delivered, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(st.events, 100);
+    cr_assert_eq(delivered, st.events);
+    jtm_kvlist_free(&kafka);
 }

@@ -403,14 +403,20 @@ static double cat_share(int cat)
     return 0;
 }
 
-/* Multiplier of waiting times for a request on day in a spike of this municipality and category. */
-static double spike_wait(const child *c, int cat, long day)
+/* Multiplier of waiting times for a request on day in a spike of this municipality and category
+ * (1 outside spikes); *clear_by gets the day by which the spike's backlog has started (the region
+ * catches up five to eight weeks after the extra requests stop, so the waiting list falls back). */
+static double spike_wait(child *c, int cat, long day, long *clear_by)
 {
     for (int i = 0; i < c->p->n_spikes; i++) {
         const synth_spike *s = &c->p->spikes[i];
-        if (s->muni == c->muni && s->category == cat && day >= s->first_day && day < s->first_day + s->weeks * 7)
-            return 1.0 + (s->factor - 1.0) * 0.75;
+        long end = s->first_day + s->weeks * 7L;
+        if (s->muni == c->muni && s->category == cat && day >= s->first_day && day < end) {
+            *clear_by = end + 35 + synth_rng_range(&c->r, 0, 21);
+            return 1.0 + (s->factor - 1.0) * 0.5;
+        }
     }
+    *clear_by = 0;
     return 1.0;
 }
 
@@ -497,7 +503,8 @@ static long episode(child *c, long t, int category, int parallel_ok)
     int product = synth_world_pick_product(r, cat);
     const synth_product *pr = &synth_products[product];
     int has_request = synth_rng_bern(r, cat == 46 ? 0.3 : justice ? 0.5 : 0.97);
-    double mult = spike_wait(c, cat, t);
+    long clear_by;
+    double mult = spike_wait(c, cat, t, &clear_by);
     int crisis = cat == 46;
     long decision = crisis ? synth_rng_range(r, 0, 2)
                            : (long)fmin(fmax(synth_rng_lognormal(r, 21, 0.8) * mult, 1), 400);
@@ -508,6 +515,12 @@ static long episode(child *c, long t, int category, int parallel_ok)
     long duration = (long)fmin(fmax(synth_rng_lognormal(r, care_median_days[ci], 0.8), 14), 1100);
     static const double end_w[] = {0.62, 0.09, 0.06, 0.10, 0.04, 0.02, 0.02, 0.03, 0.015, 0.005};
     int end_reason = synth_rng_pick(r, end_w, 10);
+    if (clear_by && t + decision + start_days > clear_by) {
+        long room = clear_by - t > 2 ? clear_by - t : 2;
+        if (decision > room / 2)
+            decision = room / 2;
+        start_days = room - decision;
+    }
     long allocated = t + decision, start = allocated + start_days, stop = start + duration;
     long last = rejected ? t + 40 : stop;
     int pre_route = synth_rng_bern(r, 0.30), pre_absence = synth_rng_bern(r, 0.12);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "config.h"
@@ -290,7 +291,7 @@ int main(int argc, char **argv)
     int run = synth_run(p, &w, &st, err, sizeof err);
     char err2[512] = "";
     int closed = to_files ? synth_out_file_close(fo, err2, sizeof err2)
-                          : synth_out_kafka_close(ko, (int)cfg.flush_timeout_ms, err2, sizeof err2);
+                          : synth_out_kafka_close(ko, (int)cfg.flush_timeout_ms, NULL, err2, sizeof err2);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (run != 0 || closed != 0) {
@@ -301,8 +302,12 @@ int main(int argc, char **argv)
     }
     if (cfg.stats)
         synth_stats_print(&st, stderr);
-    log_info("done", "events=%llu bytes=%llu seconds=%.3f eps=%.0f", st.events, st.bytes, secs,
-             secs > 0 ? (double)st.events / secs : 0.0);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    log_info("done", "events=%llu bytes=%llu seconds=%.3f eps=%.0f cpu_seconds=%.3f cpu_eps=%.0f", st.events,
+             st.bytes, secs, secs > 0 ? (double)st.events / secs : 0.0, cpu, cpu > 0 ? (double)st.events / cpu : 0.0);
     rc = JTM_EXIT_OK;
 out_p:
     free(p);

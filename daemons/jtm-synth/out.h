@@ -20,7 +20,9 @@ synth_out_kafka *synth_out_kafka_new(const jtm_kvlist *kafka, const char *topic_
                                      size_t errlen);
 synth_writer synth_out_kafka_writer(synth_out_kafka *k);
 /* Waits for every delivery report (up to timeout_ms); returns 0 when all were delivered, else -1
- * with errstr naming the number that failed. Frees k either way. */
-int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, char *errstr, size_t errlen);
+ * with errstr naming the number that failed. *delivered (may be NULL) gets the number of
+ * acknowledged messages. Frees k either way. */
+int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, unsigned long long *delivered, char *errstr,
+                          size_t errlen);
 
 #endif

@@ -61,7 +61,8 @@ synth_writer synth_out_kafka_writer(synth_out_kafka *k)
     return w;
 }
 
-int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, char *errstr, size_t errlen)
+int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, unsigned long long *delivered, char *errstr,
+                          size_t errlen)
 {
     int left = 0, rc = 0;
     if (jtm_kafka_flush(k->rk, timeout_ms, &left, errstr, errlen) != 0)
@@ -71,6 +72,8 @@ int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, char *errstr, size
                  k->failed + k->delivered, rd_kafka_err2str(k->first_err));
         rc = -1;
     }
+    if (delivered)
+        *delivered = k->delivered;
     rd_kafka_destroy(k->rk);
     free(k);
     return rc;
