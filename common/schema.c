@@ -59,6 +59,9 @@ typedef struct rx {
     size_t nranges;
     bool anchored; /* the program starts with ^: only try position 0 */
     bool posix;
+    uint16_t *dfa;      /* dfa_states x DFA_SYMS transitions, or NULL: run the NFA */
+    uint8_t *dfa_flags; /* DFA_ACCEPT_NOW | DFA_ACCEPT_END | DFA_DEAD per state */
+    size_t dfa_states;
     regex_t rx;
 } rx;
 
@@ -552,14 +555,19 @@ static int rx_emit(rx_emitter *em, const rx_node *nodes, int id)
             em->prog[pc].y = (int)em->n;
             return 0;
         }
+        /* e{0,k} as (e(e(e)?)?)?: a skipped copy skips all later ones, so only one thread per
+         * copy is alive instead of all of them. */
+        l = (int)em->n;
         for (int i = n->min; i < n->max; i++) {
             if ((pc = rx_emit1(em, I_SPLIT, 0)) < 0)
                 return -1;
             em->prog[pc].x = pc + 1;
             if (rx_emit(em, nodes, n->a))
                 return -1;
-            em->prog[pc].y = (int)em->n;
         }
+        for (size_t k = (size_t)l; k < em->n; k++)
+            if (em->prog[k].op == I_SPLIT && em->prog[k].y == 0 && em->prog[k].x == (int)k + 1)
+                em->prog[k].y = (int)em->n;
         return 0;
     }
     return -1;
@@ -574,7 +582,215 @@ static void rx_free(rx *r)
     free(r->prog);
     free(r->classes);
     free(r->ranges);
+    free(r->dfa);
+    free(r->dfa_flags);
     free(r);
+}
+
+/* A DFA over the alphabet "each ASCII byte" + "any non-ASCII code point" (DFA_SYMS symbols), built
+ * at compile time by subset construction when the program treats every non-ASCII code point alike
+ * (no '.', no non-ASCII literal, classes either contain all of them or none) and has at most
+ * DFA_MAX_STATES states. Matching is then one table step per code point. A state is a set of
+ * program counters: consuming instructions, pending '$' and MATCH. State 0 is the start (position
+ * 0, where '^' holds) and is never shared, so its end-of-input answer may assume an empty input. */
+#define DFA_SYMS 129
+#define DFA_MAX_STATES 256
+enum { DFA_ACCEPT_NOW = 1, DFA_ACCEPT_END = 2, DFA_DEAD = 4 };
+
+typedef struct {
+    const rx *r;
+    uint8_t *seen; /* per pc, for one closure */
+    uint16_t *buf; /* the set being built */
+    size_t n;
+    bool match;
+} dfa_closure;
+
+static void dfa_close(dfa_closure *c, int pc, bool at_start, bool at_end)
+{
+    for (;;) {
+        if (c->seen[pc])
+            return;
+        c->seen[pc] = 1;
+        const rx_inst *in = &c->r->prog[pc];
+        switch (in->op) {
+        case I_JMP: pc = in->x; continue;
+        case I_SPLIT:
+            dfa_close(c, in->x, at_start, at_end);
+            pc = in->y;
+            continue;
+        case I_BOL:
+            if (!at_start)
+                return;
+            pc++;
+            continue;
+        case I_EOL:
+            if (at_end) {
+                pc++;
+                continue;
+            }
+            c->buf[c->n++] = (uint16_t)pc;
+            return;
+        case I_MATCH:
+            c->match = true;
+            c->buf[c->n++] = (uint16_t)pc;
+            return;
+        default: c->buf[c->n++] = (uint16_t)pc; return;
+        }
+    }
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static bool rx_dfa_eligible(const rx *r)
+{
+    for (size_t i = 0; i < r->ninst; i++) {
+        const rx_inst *in = &r->prog[i];
+        if (in->op == I_ANY || (in->op == I_CHAR && in->arg >= 128))
+            return false;
+        if (in->op == I_CLASS) {
+            const rx_class *cl = &r->classes[in->arg];
+            bool all = false;
+            for (size_t k = 0; k < cl->n; k++)
+                all |= r->ranges[cl->off + k].lo <= 128 && r->ranges[cl->off + k].hi >= 0x10FFFF;
+            bool none = true;
+            for (size_t k = 0; k < cl->n; k++)
+                none &= r->ranges[cl->off + k].hi < 128;
+            if (!all && !none)
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool rx_inst_accepts(const rx *r, const rx_inst *in, unsigned sym)
+{
+    if (in->op == I_CHAR)
+        return sym == in->arg;
+    if (in->op != I_CLASS)
+        return false;
+    const rx_class *cl = &r->classes[in->arg];
+    if (sym < 128)
+        return (cl->ascii[sym >> 6] >> (sym & 63)) & 1;
+    bool member = false; /* uniform over non-ASCII (rx_dfa_eligible): a range reaching there covers all */
+    for (size_t k = 0; k < cl->n; k++)
+        member |= r->ranges[cl->off + k].hi >= 128;
+    return member != cl->neg;
+}
+
+/* Returns 0 (with or without a DFA: too large or not eligible just means the NFA runs), -1 when
+ * out of memory. */
+static int rx_build_dfa(rx *r)
+{
+    if (!rx_dfa_eligible(r))
+        return 0;
+    int rc = -1;
+    size_t n = r->ninst, nstates = 0;
+    uint16_t **sets = calloc(DFA_MAX_STATES, sizeof *sets);
+    size_t *sizes = calloc(DFA_MAX_STATES, sizeof *sizes);
+    uint16_t *table = malloc((size_t)DFA_MAX_STATES * DFA_SYMS * sizeof *table);
+    uint8_t *flags = calloc(DFA_MAX_STATES, 1);
+    uint8_t *seen = malloc(n);
+    uint16_t *buf = malloc(n * sizeof *buf);
+    if (!sets || !sizes || !table || !flags || !seen || !buf)
+        goto out;
+    dfa_closure c = {.r = r, .seen = seen, .buf = buf};
+
+    memset(seen, 0, n);
+    c.n = 0;
+    c.match = false;
+    dfa_close(&c, 0, true, false);
+    if (!(sets[0] = malloc((c.n + 1) * sizeof **sets)))
+        goto out;
+    qsort(buf, c.n, sizeof *buf, cmp_u16);
+    memcpy(sets[0], buf, c.n * sizeof *buf);
+    sizes[0] = c.n;
+    nstates = 1;
+
+    for (size_t st = 0; st < nstates; st++) {
+        /* flags */
+        bool now = false;
+        for (size_t k = 0; k < sizes[st]; k++)
+            now |= r->prog[sets[st][k]].op == I_MATCH;
+        memset(seen, 0, n);
+        c.n = 0;
+        c.match = false;
+        for (size_t k = 0; k < sizes[st]; k++)
+            if (r->prog[sets[st][k]].op == I_EOL)
+                dfa_close(&c, sets[st][k] + 1, st == 0, true);
+        flags[st] = (uint8_t)((now ? DFA_ACCEPT_NOW : 0) | (now || c.match ? DFA_ACCEPT_END : 0) |
+                              (sizes[st] == 0 ? DFA_DEAD : 0));
+        /* transitions */
+        for (unsigned sym = 0; sym < DFA_SYMS; sym++) {
+            memset(seen, 0, n);
+            c.n = 0;
+            c.match = false;
+            for (size_t k = 0; k < sizes[st]; k++)
+                if (rx_inst_accepts(r, &r->prog[sets[st][k]], sym))
+                    dfa_close(&c, sets[st][k] + 1, false, false);
+            if (!r->anchored)
+                dfa_close(&c, 0, false, false);
+            qsort(buf, c.n, sizeof *buf, cmp_u16);
+            size_t to;
+            for (to = 1; to < nstates; to++)
+                if (sizes[to] == c.n && memcmp(sets[to], buf, c.n * sizeof *buf) == 0)
+                    break;
+            if (to == nstates) {
+                if (nstates == DFA_MAX_STATES) {
+                    rc = 0; /* too large: keep the NFA */
+                    goto out;
+                }
+                if (!(sets[to] = malloc((c.n + 1) * sizeof **sets)))
+                    goto out;
+                memcpy(sets[to], buf, c.n * sizeof *buf);
+                sizes[to] = c.n;
+                nstates++;
+            }
+            table[st * DFA_SYMS + sym] = (uint16_t)to;
+        }
+    }
+    if (!(r->dfa = malloc(nstates * DFA_SYMS * sizeof *table)))
+        goto out;
+    memcpy(r->dfa, table, nstates * DFA_SYMS * sizeof *table);
+    r->dfa_flags = flags;
+    flags = NULL;
+    r->dfa_states = nstates;
+    rc = 0;
+out:
+    if (sets)
+        for (size_t i = 0; i < nstates; i++)
+            free(sets[i]);
+    free(sets);
+    free(sizes);
+    free(table);
+    free(flags);
+    free(seen);
+    free(buf);
+    return rc;
+}
+
+static bool rx_dfa_search(const rx *r, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    unsigned st = 0;
+    uint8_t f = r->dfa_flags[0];
+    if (f & DFA_ACCEPT_NOW)
+        return true;
+    for (; p < end; p++) {
+        unsigned b = *p;
+        if (b >= 0x80) {
+            if ((b & 0xC0) == 0x80)
+                continue; /* continuation byte: the code point was counted at its lead byte */
+            b = 128;
+        }
+        st = r->dfa[st * DFA_SYMS + b];
+        f = r->dfa_flags[st];
+        if (f & (DFA_ACCEPT_NOW | DFA_DEAD))
+            return f & DFA_ACCEPT_NOW;
+    }
+    return f & DFA_ACCEPT_END;
 }
 
 /* Compiles pattern (len bytes, UTF-8) with the built-in engine, else with regcomp. */
@@ -594,6 +810,11 @@ static rx *rx_compile(const char *pattern, size_t len, char *errstr, size_t errl
         r->ninst = em.n;
         r->anchored = em.prog[0].op == I_BOL;
         free(ps.nodes);
+        if (rx_build_dfa(r) != 0) {
+            snprintf(errstr, errlen, "out of memory");
+            rx_free(r);
+            return NULL;
+        }
         return r;
     }
     free(ps.nodes);
@@ -670,6 +891,8 @@ static bool rx_add(const rx *r, rx_list *l, uint32_t *mark, uint32_t gen, int pc
 /* Does pattern r match somewhere in s? Linear in len * program size; no allocation. */
 static bool rx_search(const rx *r, const char *s, size_t len)
 {
+    if (r->dfa)
+        return rx_dfa_search(r, s, len);
     if (r->posix) {
         regmatch_t m[1];
         m[0].rm_so = 0;
@@ -818,12 +1041,17 @@ static int cerr(compiler *c, const char *fmt, ...)
     return -1;
 }
 
-static uint32_t name_hash(const char *s, size_t len)
+/* Cheap on purpose: the length and three characters pick the slot; the table is at least twice
+ * the number of names, and a full compare confirms. */
+static inline uint32_t name_hash(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    if (len == 0)
+        return 0;
+    uint32_t h = (uint32_t)len * 0x9E3779B1u;
+    h ^= (unsigned char)s[0] * 0x85EBCA77u;
+    h ^= (unsigned char)s[len / 2] * 0xC2B2AE3Du;
+    h ^= (unsigned char)s[len - 1] * 0x27D4EB2Fu;
+    return h ^ (h >> 15);
 }
 
 /* Index of the property called key, or -1. */
@@ -1446,7 +1674,10 @@ static int v_child(const node *n, json_t *j, const vpath *p, const char *key, si
 static int v_object(const node *n, json_t *j, const vpath *p, int depth, const vout *o)
 {
     json_t *vals[FAST_PROPS];
-    bool fast = n->nprops <= FAST_PROPS, extra = false;
+    bool closed = n->npprops || n->addl_kind != ADDL_ANY;
+    /* One pass over the instance's keys when that is cheaper than a lookup per named property, or
+     * when the keys must be walked anyway for additionalProperties / patternProperties. */
+    bool fast = n->nprops <= FAST_PROPS && (closed || n->nprops > json_object_size(j)), extra = false;
     if (fast) {
         memset(vals, 0, n->nprops * sizeof vals[0]);
         for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
@@ -1468,7 +1699,7 @@ static int v_object(const node *n, json_t *j, const vpath *p, int depth, const v
         if (pr->schema && v_child(pr->schema, v, p, pr->name, pr->len, depth, o))
             return -1;
     }
-    if (!n->npprops && n->addl_kind == ADDL_ANY)
+    if (!closed)
         return 0;
     if (fast && !extra && !n->npprops)
         return 0;

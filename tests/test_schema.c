@@ -269,6 +269,25 @@ Test(schema, patterns)
     cr_expect(matches("\"^(a|)$\"", ""));
     cr_expect(matches("\"^$\"", ""));
     cr_expect(matches("\"^(a*)*$\"", "aaaa"));
+    /* non-ASCII input and classes (the DFA treats every non-ASCII code point alike; others run the NFA) */
+    cr_expect(matches("\"^[^a]$\"", "\xc3\xa9"));
+    cr_expect(!matches("\"^[^a]$\"", "\xc3\xa9\xc3\xa9"));
+    cr_expect(matches("\"^[^a]{2}$\"", "\xc3\xa9\xe2\x82\xac"));
+    cr_expect(!matches("\"^[a-z]$\"", "\xc3\xa9"));
+    cr_expect(matches("\"^\\\\S+$\"", "\xc3\xa9x"));
+    cr_expect(!matches("\"^\\\\S+$\"", "x\xc2\xa0"));             /* U+00A0 is \s */
+    cr_expect(matches("\"^[\xce\xb1-\xcf\x89]+$\"", "\xce\xb2\xce\xb3")); /* [α-ω] */
+    cr_expect(!matches("\"^[\xce\xb1-\xcf\x89]+$\"", "\xce\xb2" "a"));
+    cr_expect(matches("\"caf\xc3\xa9\"", "un caf\xc3\xa9"));
+    cr_expect(matches("\"^a.c$\"", "a\xe2\x82\xac" "c"));
+    cr_expect(!matches("\"^a.c$\"", "a\nc"));
+    /* larger than the DFA limit: still matches through the NFA */
+    cr_expect(matches("\"^(a|b)*a[ab]{8}$\"", "bbaabababab"));
+    cr_expect(!matches("\"^(a|b)*a[ab]{8}$\"", "abbbbbbbbbbb"));
+    cr_expect(matches("\"^(a|b|c|d)*[ab]{0,40}x{3}$\"", "abcdabxxx"));
+    cr_expect(matches("\"^[0-9a-f]{32}$\"", "0123456789abcdef0123456789abcdef"));
+    cr_expect(!matches("\"^[0-9a-f]{32}$\"", "0123456789abcdef0123456789abcdeF"));
+    cr_expect(!matches("\"^[0-9a-f]{32}$\"", "0123456789abcdef0123456789abcdef0"));
     /* falls back to POSIX */
     cr_expect(matches("\"^(a)\\\\1$\"", "aa"));
 }
