@@ -36,10 +36,7 @@ rm -rf "$STATE"; mkdir -p "$STATE"; chmod 755 "$JTM_ROOT/.jtm" "$STATE"
 umask 077
 
 # --- PostgreSQL: a fresh warehouse each run (Kafka offsets in ops refer to this run's broker).
-JTM_PGNOMIGRATE=1 "$JTM_ROOT/ops/pg.sh" start
-"$JTM_ROOT/ops/pg.sh" psql -qc "DROP DATABASE IF EXISTS jtm WITH (FORCE)" -d postgres >/dev/null 2>&1 ||
-  "$JTM_ROOT/ops/pg.sh" psql -qc "DROP DATABASE IF EXISTS jtm WITH (FORCE)" >/dev/null 2>&1 || true
-"$JTM_ROOT/ops/pg.sh" start
+"$JTM_ROOT/ops/pg.sh" reset
 eval "$("$JTM_ROOT/ops/pg.sh" env)"
 PSQL=("$JTM_ROOT/ops/pg.sh" psql -X -q)
 

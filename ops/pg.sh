@@ -7,6 +7,7 @@
 #   ops/pg.sh migrate   apply migrations to database jtm
 #   ops/pg.sh env       print JTM_PG_CONNINFO=... for eval
 #   ops/pg.sh psql ...  psql into database jtm
+#   ops/pg.sh reset     start, drop database jtm, create it afresh and apply migrations
 #   ops/pg.sh destroy   stop and delete the data folder
 # Settings (environment): JTM_PGDATA (data folder, default .jtm/pg in the project), JTM_PGPORT
 # (loopback port, default 54329), JTM_BUILD (build folder holding bin/jtm-migrate, default build).
@@ -99,6 +100,10 @@ case "${1:-}" in
   migrate) do_migrate ;;
   env) printf 'JTM_PG_CONNINFO=%q\n' "$CONNINFO" ;;
   psql) shift; exec "$PGBIN/psql" "$CONNINFO" "$@" ;;
+  reset)
+    JTM_PGNOMIGRATE=1 do_start
+    "$PGBIN/psql" "host=$SOCK port=$PORT user=postgres dbname=postgres" -qc "DROP DATABASE IF EXISTS jtm WITH (FORCE)" >/dev/null
+    do_start ;;
   destroy) do_stop; rm -rf "$DATA" ;;
-  *) echo "usage: ops/pg.sh start|stop|restart|status|migrate|env|psql|destroy" >&2; exit 2 ;;
+  *) echo "usage: ops/pg.sh start|stop|restart|status|migrate|env|psql|reset|destroy" >&2; exit 2 ;;
 esac
