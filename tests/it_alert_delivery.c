@@ -21,7 +21,8 @@ typedef struct fixture {
 
 /* A database with spiking series for the given municipalities, a receiver and a config routing
  * everything to it. */
-static void setup(fixture *fx, const int *script, int nscript, int hold_ms, const char *const *gemeenten, int ng)
+static void setup(fixture *fx, const int *script, int nscript, int hold_ms, const char *const *gemeenten, int ng,
+                  int timeout_ms)
 {
     fx->conninfo = it_alert_db(&fx->db);
     fx->dir = jtm_test_tmpdir();
@@ -36,10 +37,10 @@ static void setup(fixture *fx, const int *script, int nscript, int hold_ms, cons
                        "schedule.seconds = 3600\n"
                        "deliver.backoff_initial_ms = 300\n"
                        "deliver.backoff_max_ms = 2000\n"
-                       "deliver.timeout_ms = 15000\n"
+                       "deliver.timeout_ms = %d\n"
                        "route.default.url = http://127.0.0.1:%d/hook\n"
                        "route.default.secret_file = %s\n",
-                       fx->rx->port, fx->secret) > 0);
+                       timeout_ms, fx->rx->port, fx->secret) > 0);
     jtm_test_write_file(fx->cfg, cfg, 0644);
     free(cfg);
 }
@@ -59,7 +60,7 @@ Test(alert_delivery, retries_5xx_until_delivered_once, .timeout = 120)
     fixture fx;
     static const int script[] = {500, 500};
     static const char *const g[] = {"GM0505"};
-    setup(&fx, script, 2, 0, g, 1);
+    setup(&fx, script, 2, 0, g, 1, 15000);
     pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
     int ok = it_wait_value(fx.db, "SELECT status || ':' || attempts FROM ops.alert_delivery", "delivered:3", 30000);
     if (!ok)
@@ -80,12 +81,37 @@ Test(alert_delivery, retries_5xx_until_delivered_once, .timeout = 120)
     teardown(&fx);
 }
 
+Test(alert_delivery, timeout_is_retried_with_the_same_key, .timeout = 120)
+{
+    fixture fx;
+    static const char *const g[] = {"GM0505"};
+    /* The receiver processes the first request but answers after 3 s; jtm-alert gives up at 1 s. */
+    setup(&fx, NULL, 0, 3000, g, 1, 1000);
+    pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
+    int ok = it_wait_value(fx.db, "SELECT status || ':' || attempts FROM ops.alert_delivery", "delivered:2", 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert.log");
+    cr_assert(ok, "not delivered after a timeout and a retry");
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(fx.rx, NULL), 2);
+    cr_assert_str_eq(fx.rx->req[0].key, fx.rx->req[1].key);
+    cr_assert(fx.rx->req[0].accepted && fx.rx->req[1].duplicate, "the receiver drops the resend by its key");
+    char *seq = it_value(fx.db, "SELECT string_agg(coalesce(http_status::text, '-') || '/' || outcome, ',' ORDER BY attempt)"
+                                " FROM ops.alert_attempt");
+    cr_assert_str_eq(seq, "-/retry,200/delivered");
+    free(seq);
+    char *err = it_value(fx.db, "SELECT error FROM ops.alert_attempt WHERE attempt = 1");
+    cr_assert_not_null(strstr(err, "imeout"), "attempt 1 error: %s", err);
+    free(err);
+    teardown(&fx);
+}
+
 Test(alert_delivery, no_retry_on_4xx, .timeout = 120)
 {
     fixture fx;
     static const int script[] = {400};
     static const char *const g[] = {"GM0505"};
-    setup(&fx, script, 1, 0, g, 1);
+    setup(&fx, script, 1, 0, g, 1, 15000);
     pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
     int ok = it_wait_value(fx.db, "SELECT status || ':' || attempts FROM ops.alert_delivery", "failed:1", 30000);
     if (!ok)
@@ -109,7 +135,7 @@ Test(alert_delivery, sigkill_during_delivery_then_restart_accepts_each_notice_on
     static const char *const g[] = {"GM0505", "GM0363", "GM0599"};
     /* The receiver takes the first notice, then holds its answer for 4 s: jtm-alert is killed
      * while it waits, after the receiver processed the notice and before the outcome is recorded. */
-    setup(&fx, NULL, 0, 4000, g, 3);
+    setup(&fx, NULL, 0, 4000, g, 3, 15000);
     pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert1.log");
     int ok = rx_wait(fx.rx, NULL, 1, 30000);
     if (!ok)
