@@ -129,7 +129,8 @@ static void push(child *c, synth_event ev, int backlog)
         ev.recorded_at = c->start_ts + 3600 + off * (6 * 3600) / span;
     }
     if (ev.occurred - c->birth < 92 && synth_rng_bern(&c->nr, p->placeholders)) {
-        ev.bsn = synth_rng_bern(&c->nr, 0.2) ? 0u : 999999999u;
+        /* 000000000 (unborn) lingers on the first home visit; later it is 999999999 (unknown). */
+        ev.bsn = synth_rng_bern(&c->nr, 0.3) && ev.occurred - c->birth < 15 ? 0u : 999999999u;
         ev.noise |= SYNTH_NOISE_PLACEHOLDER;
     }
     if (p->late > 0 && synth_rng_bern(&c->nr, p->late)) {

@@ -16,7 +16,7 @@
 #include "synth.h"
 
 typedef struct synth_config {
-    long long seed, children, years, flush_timeout_ms;
+    long long seed, children, years, flush_timeout_ms, ready_timeout_ms;
     char *municipalities, *start, *spike, *out, *kafka, *topic_prefix, *tmpdir, *log_level;
     double dirty, corrections, duplicates, late, placeholders;
     bool stats;
@@ -37,6 +37,8 @@ static const jtm_option synth_options[] = {
     JTM_OPT_STR("topic.prefix", "", topic_prefix, synth_config, "prefix of the topic names (tests)"),
     JTM_OPT_INT("flush.timeout_ms", "120000", 1, 3600000, flush_timeout_ms, synth_config,
                 "how long to wait for the last delivery reports"),
+    JTM_OPT_INT("ready.timeout_ms", "10000", 1, 3600000, ready_timeout_ms, synth_config,
+                "how long to wait for the broker at start (then exit 69)"),
     JTM_OPT_DBL("dirty", "0", 0, 0.5, dirty, synth_config, "share of events also sent malformed (DLQ tests)"),
     JTM_OPT_DBL("corrections", "0.01", 0, 0.5, corrections, synth_config, "share of events changed (status 2) or withdrawn (3)"),
     JTM_OPT_DBL("duplicates", "0.005", 0, 0.5, duplicates, synth_config, "share of events sent twice"),
@@ -278,6 +280,13 @@ int main(int argc, char **argv)
         if (!(ko = synth_out_kafka_new(&pt.kafka, cfg.topic_prefix, err, sizeof err))) {
             fprintf(stderr, "jtm-synth: %s\n", err);
             rc = JTM_EXIT_CONFIG;
+            goto out_p;
+        }
+        if (synth_out_kafka_wait_ready(ko, (int)cfg.ready_timeout_ms, err, sizeof err) != 0) {
+            char q[1200];
+            log_error("broker_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+            synth_out_kafka_close(ko, 1, NULL, err, sizeof err);
+            rc = JTM_EXIT_UNAVAILABLE;
             goto out_p;
         }
         rw.inner = synth_out_kafka_writer(ko);

@@ -19,6 +19,8 @@ typedef struct synth_out_kafka synth_out_kafka;
 synth_out_kafka *synth_out_kafka_new(const jtm_kvlist *kafka, const char *topic_prefix, char *errstr,
                                      size_t errlen);
 synth_writer synth_out_kafka_writer(synth_out_kafka *k);
+/* A metadata round trip within timeout_ms: 0 when a broker answers, else -1 with errstr. */
+int synth_out_kafka_wait_ready(synth_out_kafka *k, int timeout_ms, char *errstr, size_t errlen);
 /* Waits for every delivery report (up to timeout_ms); returns 0 when all were delivered, else -1
  * with errstr naming the number that failed. *delivered (may be NULL) gets the number of
  * acknowledged messages. Frees k either way. */

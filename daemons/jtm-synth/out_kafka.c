@@ -61,6 +61,11 @@ synth_writer synth_out_kafka_writer(synth_out_kafka *k)
     return w;
 }
 
+int synth_out_kafka_wait_ready(synth_out_kafka *k, int timeout_ms, char *errstr, size_t errlen)
+{
+    return jtm_kafka_wait_ready(k->rk, timeout_ms, errstr, errlen);
+}
+
 int synth_out_kafka_close(synth_out_kafka *k, int timeout_ms, unsigned long long *delivered, char *errstr,
                           size_t errlen)
 {
