@@ -128,6 +128,14 @@ int jtm_chart_routes(sbuf *b, const jtm_report *r, char *errstr, size_t errlen)
 #define PAD_T 28.0
 #define PAD_B 34.0
 
+/* A legend label after its symbol (symbol_w wide) at *x; moves *x past it. The width is estimated
+ * (about 6.5 px a character at 11 px), enough to keep items apart. */
+static void legend_label(sbuf *b, double *x, double symbol_w, const char *text)
+{
+    svg_text(b, *x + symbol_w, 12, "lg", NULL, text);
+    *x += symbol_w + 6.5 * (double)strlen(text) + 18;
+}
+
 static long day_of(const char *ymd)
 {
     jtm_date d;
@@ -162,21 +170,22 @@ int jtm_chart_waiting(sbuf *b, const jtm_report *r, char *errstr, size_t errlen)
     svg_open(b, "chart-waiting", CHART_W, height, title, jtm_i18n(r->lang, M_WAITING_DESC));
     /* legend */
     svg_group_open(b, "legend", 10, 8);
-    svg_line(b, 0, 8, 22, 8, "wl");
-    svg_text(b, 28, 12, "lg", NULL, jtm_i18n(r->lang, M_WAITING_SERIES));
+    double lx = 0;
+    svg_line(b, lx, 8, lx + 22, 8, "wl");
+    legend_label(b, &lx, 28, jtm_i18n(r->lang, M_WAITING_SERIES));
     if (r->alerts_available) {
-        svg_line(b, 140, 8, 162, 8, "bound");
-        svg_text(b, 168, 12, "lg", NULL, jtm_i18n(r->lang, M_WAITING_BOUND));
-        svg_circle(b, 330, 8, 4, "alarm", NULL);
-        svg_text(b, 340, 12, "lg", NULL, jtm_i18n(r->lang, M_WAITING_ALARM));
-        svg_rect(b, 400, 2, 14, 12, "firing", NULL);
-        svg_text(b, 420, 12, "lg", NULL, jtm_i18n(r->lang, M_WAITING_FIRING));
+        svg_line(b, lx, 8, lx + 14, 8, "bound");
+        legend_label(b, &lx, 20, jtm_i18n(r->lang, M_WAITING_BOUND));
+        svg_circle(b, lx + 4, 8, 4, "alarm", NULL);
+        legend_label(b, &lx, 12, jtm_i18n(r->lang, M_WAITING_ALARM));
+        svg_rect(b, lx, 2, 14, 12, "firing", NULL);
+        legend_label(b, &lx, 20, jtm_i18n(r->lang, M_WAITING_FIRING));
     }
     if (t > 1) {
-        svg_rect(b, 560, 2, 22, 12, "suppband", NULL);
+        svg_rect(b, lx, 2, 22, 12, "suppband", NULL);
         char lg[64];
         snprintf(lg, sizeof lg, "<%d: %s", t, jtm_i18n(r->lang, M_LEGEND_SUPPRESSED));
-        svg_text(b, 588, 12, "lg", NULL, lg);
+        legend_label(b, &lx, 28, lg);
     }
     svg_group_close(b);
     const char *unit = jtm_i18n(r->lang, M_WAITING_SERIES);

@@ -25,9 +25,11 @@ static const char *const messages[M__COUNT][2] = {
     [M_CONTENTS] = {"Inhoud", "Contents"},
     [M_ROUTES] = {"Cliëntroutes", "Client routes"},
     [M_ROUTES_DESC] = {"Kinderen van wie de eerste signalering of zorg in de periode viel, van fase naar fase "
-                       "(JGZ-signaal, verzuimmelding, start van zorg per niveau). Breedte naar aantal kinderen.",
+                       "(JGZ-signaal, verzuimmelding, start van zorg per niveau). Breedte naar aantal kinderen; wat niet "
+                       "verder stroomt, bleef in die fase.",
                        "Children whose first signal or care fell in the period, from stage to stage (JGZ signal, "
-                       "absence report, start of care per level). Width by number of children."},
+                       "absence report, start of care per level). Width by number of children; what does not flow on stayed "
+                       "in that stage."},
     [M_ROUTES_CHILDREN] = {"kinderen", "children"},
     [M_ROUTES_STEP] = {"Stap", "Step"},
     [M_ROUTES_PUBLIC] = {"Routes van minder dan %d kinderen zijn weggelaten.",
