@@ -18,8 +18,8 @@
 #include "kafka.h"
 
 struct jtm_devbroker {
-    rd_kafka_t *rk;              /* owns the cluster (test.mock.num.brokers); also our probe client */
-    rd_kafka_mock_cluster_t *mc; /* borrowed from rk */
+    rd_kafka_t *rk;              /* hosts the cluster; never a client of it */
+    rd_kafka_mock_cluster_t *mc;
     int brokers;
     int up[JTM_DEVBROKER_MAX_BROKERS + 1];  /* by broker id; the mock has no getter */
     int rtt[JTM_DEVBROKER_MAX_BROKERS + 1];
@@ -146,11 +146,18 @@ jtm_devbroker *jtm_devbroker_new(int brokers, int partitions, const char *topics
     rd_kafka_conf_t *conf = jtm_kafka_conf_new(kafka, errstr, errlen);
     if (!conf)
         goto fail;
-    char nb[16], rderr[512];
-    snprintf(nb, sizeof nb, "%d", brokers);
-    /* Our handle is also the probe for "stats": it must never create a topic by asking for it. */
-    if (rd_kafka_conf_set(conf, "test.mock.num.brokers", nb, rderr, sizeof rderr) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", rderr, sizeof rderr) != RD_KAFKA_CONF_OK) {
+    char rderr[512];
+    /* The owner only hosts the cluster: no bootstrap servers, so it never connects to the brokers
+     * (and never retries, and logs, while they are down). */
+    /* Warnings and errors only (the mock's failures are LOG_CRIT/LOG_ERR), which also silences the
+     * notice that the owner has no bootstrap servers; kafka.log_level or kafka.debug override. */
+    if ((!kafka || !jtm_kvlist_get(kafka, "log_level")) &&
+        rd_kafka_conf_set(conf, "log_level", "4", rderr, sizeof rderr) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errlen, "mock cluster configuration refused: %s", rderr);
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    if (rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", rderr, sizeof rderr) != RD_KAFKA_CONF_OK) {
         snprintf(errstr, errlen, "mock cluster configuration refused: %s", rderr);
         rd_kafka_conf_destroy(conf);
         goto fail;
@@ -161,15 +168,16 @@ jtm_devbroker *jtm_devbroker_new(int brokers, int partitions, const char *topics
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    if (d->rk)
+        d->mc = rd_kafka_mock_cluster_new(d->rk, brokers);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!d->rk) {
         rd_kafka_conf_destroy(conf);
         snprintf(errstr, errlen, "cannot start the mock cluster: %s", rderr);
         goto fail;
     }
-    d->mc = rd_kafka_handle_mock_cluster(d->rk);
     if (!d->mc) {
-        snprintf(errstr, errlen, "cannot start the mock cluster (see kafka_log lines)");
+        snprintf(errstr, errlen, "cannot start the mock cluster (see the kafka_log lines)");
         goto fail;
     }
     int rf = brokers < 3 ? brokers : 3;
@@ -194,8 +202,10 @@ void jtm_devbroker_free(jtm_devbroker *d)
 {
     if (!d)
         return;
+    if (d->mc)
+        rd_kafka_mock_cluster_destroy(d->mc); /* before its owner, as librdkafka requires */
     if (d->rk)
-        rd_kafka_destroy(d->rk); /* destroys the cluster it created */
+        rd_kafka_destroy(d->rk);
     for (int i = 0; i < d->ntopics; i++)
         free(d->topics[i]);
     free(d->topics);
@@ -211,14 +221,48 @@ static const rd_kafka_metadata_topic_t *find_topic(const struct rd_kafka_metadat
     return NULL;
 }
 
+/* A short-lived client of the cluster for one question (check, stats, create): goes through the
+ * brokers' listeners like any client, and once destroyed does not keep reconnecting (and logging)
+ * while the brokers are down. It never creates a topic by asking for it. */
+static rd_kafka_t *probe_new(jtm_devbroker *d, char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = jtm_kafka_conf_new(NULL, errstr, errlen);
+    if (!conf)
+        return NULL;
+    char rderr[512];
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", jtm_devbroker_bootstrap(d), rderr, sizeof rderr) ||
+        rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", rderr, sizeof rderr) ||
+        rd_kafka_conf_set(conf, "client.id", "jtm-devbroker-probe", rderr, sizeof rderr)) {
+        snprintf(errstr, errlen, "probe configuration: %s", rderr);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errlen, "probe: %s", rderr);
+    }
+    return rk;
+}
+
 int jtm_devbroker_check(jtm_devbroker *d, int timeout_ms, char *errstr, size_t errlen)
 {
-    if (jtm_kafka_wait_ready(d->rk, timeout_ms, errstr, errlen) != 0)
+    rd_kafka_t *rk = probe_new(d, errstr, errlen);
+    if (!rk)
         return -1;
+    if (jtm_kafka_wait_ready(rk, timeout_ms, errstr, errlen) != 0) {
+        rd_kafka_destroy(rk);
+        return -1;
+    }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(d->rk, 1, NULL, &md, timeout_ms);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     if (err) {
         snprintf(errstr, errlen, "metadata: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
         return -1;
     }
     int rc = 0;
@@ -231,6 +275,7 @@ int jtm_devbroker_check(jtm_devbroker *d, int timeout_ms, char *errstr, size_t e
         }
     }
     rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -338,10 +383,17 @@ static int cmd_stats(jtm_devbroker *d, const char *topic, char *reply, size_t re
                  up, uptime, d->commands);
         return 0;
     }
+    char perr[256];
+    rd_kafka_t *rk = probe_new(d, perr, sizeof perr);
+    if (!rk) {
+        snprintf(reply, replylen, "error: %s", perr);
+        return -1;
+    }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(d->rk, 1, NULL, &md, 2000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 2000);
     if (err) {
         snprintf(reply, replylen, "error: metadata: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
         return -1;
     }
     long long appended = 0, retained = 0;
@@ -358,7 +410,7 @@ static int cmd_stats(jtm_devbroker *d, const char *topic, char *reply, size_t re
         o = (size_t)snprintf(reply, replylen, "ok topic=%s partitions=%d", topic, t->partition_cnt);
         for (int p = 0; p < t->partition_cnt && o < replylen; p++) {
             int64_t lo = -1, hi = -1;
-            rd_kafka_query_watermark_offsets(d->rk, topic, t->partitions[p].id, &lo, &hi, 1000);
+            rd_kafka_query_watermark_offsets(rk, topic, t->partitions[p].id, &lo, &hi, 1000);
             o += (size_t)snprintf(reply + o, replylen - o, " p%d=%lld..%lld", (int)t->partitions[p].id,
                                   (long long)lo, (long long)hi);
         }
@@ -372,7 +424,7 @@ static int cmd_stats(jtm_devbroker *d, const char *topic, char *reply, size_t re
         for (int p = 0; p < t->partition_cnt; p++) {
             int64_t lo = -1, hi = -1;
             partitions++;
-            if (rd_kafka_query_watermark_offsets(d->rk, t->topic, t->partitions[p].id, &lo, &hi, 1000) == 0) {
+            if (rd_kafka_query_watermark_offsets(rk, t->topic, t->partitions[p].id, &lo, &hi, 1000) == 0) {
                 appended += hi;
                 retained += hi - lo;
             }
@@ -384,6 +436,7 @@ static int cmd_stats(jtm_devbroker *d, const char *topic, char *reply, size_t re
              d->brokers, up, topics, partitions, appended, retained, appended - retained, uptime, d->commands);
 out:
     rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -399,14 +452,22 @@ static int cmd_create(jtm_devbroker *d, const char *topic, const char *parts, ch
         return -1;
     }
     /* The mock asserts on a duplicate create: look first (a full listing never auto-creates). */
+    char perr[256];
+    rd_kafka_t *rk = probe_new(d, perr, sizeof perr);
+    if (!rk) {
+        snprintf(reply, replylen, "error: %s", perr);
+        return -1;
+    }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(d->rk, 1, NULL, &md, 2000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 2000);
     if (err) {
         snprintf(reply, replylen, "error: metadata: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
         return -1;
     }
     int exists = find_topic(md, topic) != NULL;
     rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
     if (exists) {
         snprintf(reply, replylen, "error: topic %s exists", topic);
         return -1;

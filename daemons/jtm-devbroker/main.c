@@ -72,7 +72,7 @@ static void usage(FILE *out)
             "                         create <topic> <partitions>, stats [topic], help\n"
             "  -c, --config FILE      config file (key = value lines)\n"
             "  -X key=value           set an option; kafka.<key> goes to the handle owning the cluster\n"
-            "                         (kafka.debug=mock logs every request)\n"
+            "                         (-X kafka.debug=mock -X log.level=debug: every request)\n"
             "  -h, --help, -V, --version\n"
             "Signals: SIGUSR1 takes every broker down, SIGUSR2 brings them back.\n"
             "Limits of the mock (librdkafka 2.0.2): ports are picked by the kernel (no --port);\n"
