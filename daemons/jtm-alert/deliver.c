@@ -235,10 +235,14 @@ static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char
     }
     if (status && !(status >= 200 && status < 300) && !*err)
         snprintf(err, sizeof err, "HTTP %ld", status);
-    char q[300];
+    char q[300] = "";
+    if (*err)
+        snprintf(q, sizeof q, " error=");
+    if (*err)
+        jtm_log_quote(q + 7, sizeof q - 7, err);
     jtm_log(strcmp(outcome, "delivered") == 0 ? JTM_LOG_INFO : strcmp(outcome, "retry") == 0 ? JTM_LOG_WARN : JTM_LOG_ERROR,
-            "delivery_attempt", "delivery_id=%s gemeente=%s kind=%s route=%s attempt=%ld http_status=%ld outcome=%s retry_in_ms=%ld error=%s",
-            id, gemeente, kind, rt->name, attempt, status, outcome, delay, jtm_log_quote(q, sizeof q, err));
+            "delivery_attempt", "delivery_id=%s gemeente=%s kind=%s route=%s attempt=%ld http_status=%ld outcome=%s retry_in_ms=%ld%s",
+            id, gemeente, kind, rt->name, attempt, status, outcome, delay, q);
     int r = finish_attempt(conn, attempt_id, id, status, err, outcome, dstatus, delay, errstr, errlen);
     free(attempt_id);
     return r;
