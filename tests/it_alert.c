@@ -285,3 +285,63 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
     free(conninfo);
     free(dir);
 }
+
+/* As a service login in role jtm_alert (not a superuser), with the grants and row-level security of
+ * the access migrations (0300): jtm-alert reads the real view, writes ops.alert*, uses their
+ * sequences and takes its advisory lock. */
+Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
+{
+    char *conninfo = jtm_test_create_db("alert", 1);
+    PGconn *db = it_connect(conninfo);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM pg_roles WHERE rolname = 'jtm_alert'"), 1,
+                 "role jtm_alert missing: the access migrations should create it");
+    char *login = jtm_test_unique("alertsvc"), *sql = NULL, *svc = NULL;
+    for (char *p = login; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    cr_assert(asprintf(&sql, "CREATE ROLE %s LOGIN IN ROLE jtm_alert", login) > 0);
+    it_exec(db, sql);
+    free(sql);
+    cr_assert(asprintf(&svc, "%s user=%s", conninfo, login) > 0);
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'base' || i, 'GM0505', '45', date_trunc('week', current_date)::date - 21 * 7, NULL"
+                " FROM generate_series(1, 10) i");
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'odd' || k, 'GM0505', '45', date_trunc('week', current_date)::date - k * 7,"
+                "        date_trunc('week', current_date)::date - k * 7 + 7"
+                " FROM generate_series(1, 21) k WHERE k % 2 = 1");
+    it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
+                " SELECT 'spike' || i, 'GM0505', '45', date_trunc('week', current_date)::date, NULL"
+                " FROM generate_series(1, 30) i");
+
+    char *dir = jtm_test_tmpdir();
+    receiver *rx = rx_start(NULL, 0, 0);
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
+    pid_t pid = it_start_alert(cfg, svc, dir, "svc.log");
+    int ok = it_wait_value(db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "1", 30000);
+    if (!ok)
+        it_print_log(dir, "svc.log");
+    cr_assert(ok, "jtm-alert as a jtm_alert login did not deliver the alert");
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(rx, "/gm0505"), 1);
+    char *who = NULL;
+    cr_assert(asprintf(&who, "SELECT count(*) FROM pg_stat_activity WHERE usename = '%s'", login) > 0);
+    cr_assert(it_wait_value(db, who, "0", 5000));
+    free(who);
+
+    rx_stop(rx);
+    PQfinish(db);
+    PGconn *admin = it_connect(jtm_test_pg_admin());
+    cr_assert(asprintf(&sql, "DROP ROLE IF EXISTS %s", login) > 0);
+    PQclear(PQexec(admin, sql)); /* best effort: the test database still names it in nothing */
+    PQfinish(admin);
+    free(sql);
+    free(cfg);
+    free(s0505);
+    free(sdef);
+    free(svc);
+    free(login);
+    free(conninfo);
+    free(dir);
+}
