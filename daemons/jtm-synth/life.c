@@ -296,7 +296,9 @@ static void absence_case(child *c, long day, int kind, int st)
     if (kind == KIND_LRV) {
         static const double w[] = {0.55, 0.25, 0.10, 0.02, 0.08};
         if (synth_rng_bern(&c->r, 0.9)) {
-            res = day + (long)fmin(synth_rng_lognormal(&c->r, 90, 0.7), 600);
+            /* At least five weeks: a correction of the melding (within 30 days) never lands
+             * after the resend that carries its end_date. */
+            res = day + (long)fmin(fmax(synth_rng_lognormal(&c->r, 90, 0.7), 35), 600);
             outcome = synth_rng_pick(&c->r, w, 5);
         }
     } else if (synth_rng_bern(&c->r, 0.85)) {

@@ -43,7 +43,7 @@ static const jtm_option synth_options[] = {
     JTM_OPT_DBL("corrections", "0.01", 0, 0.5, corrections, synth_config, "share of events changed (status 2) or withdrawn (3)"),
     JTM_OPT_DBL("duplicates", "0.005", 0, 0.5, duplicates, synth_config, "share of events sent twice"),
     JTM_OPT_DBL("late", "0.01", 0, 0.5, late, synth_config, "share of events recorded weeks late"),
-    JTM_OPT_DBL("placeholders", "0.06", 0, 1, placeholders, synth_config,
+    JTM_OPT_DBL("placeholders", "0.045", 0, 1, placeholders, synth_config,
                 "share of events of babies under 3 months with BSN 999999999/000000000"),
     JTM_OPT_STR("tmp.dir", NULL, tmpdir, synth_config, "folder for the sort spool (default $TMPDIR or /tmp)"),
     JTM_OPT_BOOL("stats", "false", stats, synth_config, "print counts per feed and type to stderr"),
@@ -151,7 +151,12 @@ int main(int argc, char **argv)
             break;
         }
         default:
-            if (c >= K_SEED && c <= K_STATS && n_flags < 128) {
+            if (c >= K_SEED && c <= K_STATS) {
+                if (n_flags == 128) {
+                    fprintf(stderr, "jtm-synth: too many options\n");
+                    free(spikes);
+                    return JTM_EXIT_USAGE;
+                }
                 flags[n_flags].key = c;
                 flags[n_flags++].value = c == K_STATS ? "true" : optarg;
                 break;

@@ -100,7 +100,7 @@ void synth_params_default(synth_params *p)
     p->corrections = 0.01;
     p->duplicates = 0.005;
     p->late = 0.01;
-    p->placeholders = 0.08;
+    p->placeholders = 0.045;
 }
 
 static int is_gm_code(const char *s, size_t n)
