@@ -1,0 +1,244 @@
+/* jtm-privacy-scan: proves that nothing identifying got past the edge (docs/access.md, Privacy
+ * scan). Scans every row of every table of the warehouse (all schemas, each column as text, bytea
+ * unescaped), and any files given (daemon logs, topic dumps made by ops/privacy-scan.sh), for
+ * citizen numbers, postcodes, and the birth dates and names of the raw input files given with
+ * --raw. Prints one line per finding with a redacted hint (never the value) and exits 1 when
+ * anything was found.
+ *   jtm-privacy-scan [-c FILE] [-X key=value] [--pg CONNINFO] [--raw FILE]... [FILE]... */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "pg.h"
+#include "scan.h"
+#include "signals.h"
+
+typedef struct scan_config {
+    long long max_report;
+    char *log_level;
+    long long connect_wait_ms;
+} scan_config;
+
+static const jtm_option scan_options[] = {
+    JTM_OPT_INT("report.max", "100", 0, 100000000, max_report, scan_config, "findings printed at most (all are counted)"),
+    JTM_OPT_STR("log.level", "info", log_level, scan_config, "debug, info, warn or error"),
+    JTM_OPT_INT("pg.connect_wait_ms", "10000", 0, 3600000, connect_wait_ms, scan_config,
+                "how long to retry connecting (0: forever)"),
+    JTM_OPT_END,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: jtm-privacy-scan [-c FILE] [-X key=value] [--pg CONNINFO] [--raw FILE]... [FILE]...\n"
+            "Looks for citizen numbers (11-test), postcodes, and birth dates and names of the raw input in\n"
+            "every table of the database named by pg.* (when given) and in the FILEs.\n"
+            "  -c, --config FILE   config file (key = value lines)\n"
+            "  -X key=value        set an option (repeatable); pg.<keyword> goes to libpq\n"
+            "      --pg CONNINFO   same as -X pg.conninfo=CONNINFO (a superuser: row-level security\n"
+            "                      would hide rows from anyone else)\n"
+            "      --raw FILE      raw NDJSON input to learn names and birth dates from (repeatable)\n"
+            "  -h, --help          this text\n  -V, --version       print the version\n"
+            "Exit: 0 nothing found, 1 findings, 2 usage, 69 database unavailable, 74 file unreadable,\n"
+            "78 configuration.\n"
+            "Options:\n");
+    jtm_config_print_help(scan_options, out);
+}
+
+/* The SELECT of every table and populated materialized view (partitions as their leaves), each
+ * row as one line of text: catalog names quoted with %I on the server, no input from outside. */
+static const char *tables_sql =
+    "SELECT format('%I.%I', n.nspname, c.relname),"
+    "       format('SELECT concat_ws(%L, %s) FROM ONLY %I.%I', E'\\t',"
+    "              string_agg(CASE WHEN a.atttypid = 'bytea'::regtype THEN format('encode(%I, %L)', a.attname, 'escape')"
+    "                              ELSE format('%I::text', a.attname) END, ', ' ORDER BY a.attnum),"
+    "              n.nspname, c.relname)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " WHERE c.relkind IN ('r', 'm') AND c.relispopulated"
+    "   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
+    " GROUP BY n.nspname, c.relname ORDER BY 1";
+
+static int scan_database(PGconn *conn, jtm_scan *s, long *tables, char *err, size_t errlen)
+{
+    PGresult *who = PQexec(conn, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user");
+    if (PQresultStatus(who) != PGRES_TUPLES_OK || PQntuples(who) != 1 || PQgetvalue(who, 0, 0)[0] != 't') {
+        snprintf(err, errlen, "the scan needs a superuser or BYPASSRLS login: row-level security would hide rows");
+        PQclear(who);
+        return -2;
+    }
+    PQclear(who);
+    if (jtm_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) != 0)
+        return -1;
+    PGresult *list = PQexec(conn, tables_sql);
+    if (PQresultStatus(list) != PGRES_TUPLES_OK) {
+        jtm_pg_result_error(conn, list, err, errlen);
+        PQclear(list);
+        return -1;
+    }
+    int rc = 0;
+    for (int t = 0; t < PQntuples(list) && rc == 0 && jtm_run; t++) {
+        char source[600], *copy = NULL;
+        snprintf(source, sizeof source, "table:%s", PQgetvalue(list, t, 0));
+        if (asprintf(&copy, "COPY (%s) TO STDOUT", PQgetvalue(list, t, 1)) < 0)
+            return -1;
+        PGresult *r = PQexec(conn, copy);
+        free(copy);
+        if (PQresultStatus(r) != PGRES_COPY_OUT) {
+            jtm_pg_result_error(conn, r, err, errlen);
+            PQclear(r);
+            rc = -1;
+            break;
+        }
+        PQclear(r);
+        char *buf = NULL;
+        int n;
+        long row = 1;
+        while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
+            jtm_scan_text(s, source, row++, buf, (size_t)n);
+            PQfreemem(buf);
+        }
+        while ((r = PQgetResult(conn))) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+                jtm_pg_result_error(conn, r, err, errlen);
+                rc = -1;
+            }
+            PQclear(r);
+        }
+        (*tables)++;
+    }
+    PQclear(list);
+    char ignore[128];
+    jtm_pg_exec(conn, "ROLLBACK", ignore, sizeof ignore);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"pg", required_argument, NULL, 'P'},
+                                             {"raw", required_argument, NULL, 'R'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    char *sets[64][2], *raws[256];
+    int nsets = 0, nraw = 0, c;
+    while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'P':
+            if (nsets < 64) {
+                sets[nsets][0] = "pg.conninfo";
+                sets[nsets++][1] = optarg;
+            }
+            break;
+        case 'R':
+            if (nraw < 256)
+                raws[nraw++] = optarg;
+            break;
+        case 'X': {
+            char *eq = strchr(optarg, '=');
+            if (!eq) {
+                fprintf(stderr, "jtm-privacy-scan: -X expects key=value\n");
+                return JTM_EXIT_USAGE;
+            }
+            *eq = '\0';
+            if (nsets < 64) {
+                sets[nsets][0] = optarg;
+                sets[nsets++][1] = eq + 1;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return JTM_EXIT_OK;
+        case 'V': printf("jtm-privacy-scan %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        default:
+            fprintf(stderr, "jtm-privacy-scan: try --help\n");
+            return JTM_EXIT_USAGE;
+        }
+    }
+    scan_config cfg = {0};
+    jtm_passthrough pt = {0};
+    char err[1024], q[1100];
+    int rc = JTM_EXIT_CONFIG;
+    jtm_scan *s = NULL;
+    PGconn *conn = NULL;
+    char *conninfo = NULL;
+    long tables = 0;
+    jtm_log_init("jtm-privacy-scan", JTM_LOG_INFO);
+    if (jtm_config_load(scan_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "jtm-privacy-scan: %s\n", err);
+        goto out;
+    }
+    for (int i = 0; i < nsets; i++)
+        if (jtm_config_set(scan_options, &cfg, &pt, sets[i][0], sets[i][1], err, sizeof err) != 0) {
+            fprintf(stderr, "jtm-privacy-scan: %s\n", err);
+            goto out;
+        }
+    jtm_log_level lvl;
+    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
+        fprintf(stderr, "jtm-privacy-scan: log.level: unknown level\n");
+        goto out;
+    }
+    jtm_log_set_level(lvl);
+    if (pt.pg.count == 0 && optind >= argc) {
+        fprintf(stderr, "jtm-privacy-scan: nothing to scan: give --pg and/or files (try --help)\n");
+        rc = JTM_EXIT_USAGE;
+        goto out;
+    }
+    jtm_signals_install();
+    s = jtm_scan_new(stdout, (long)cfg.max_report);
+    if (!s) {
+        rc = JTM_EXIT_SOFTWARE;
+        goto out;
+    }
+    for (int i = 0; i < nraw; i++)
+        if (jtm_scan_learn_raw(s, raws[i], err, sizeof err) != 0) {
+            log_error("raw_unreadable", "error=%s", jtm_log_quote(q, sizeof q, err));
+            rc = JTM_EXIT_IOERR;
+            goto out;
+        }
+    if (pt.pg.count) {
+        conninfo = jtm_config_pg_conninfo(&pt);
+        if (!conninfo || jtm_pg_conninfo_check(conninfo, err, sizeof err) != 0) {
+            log_error("config_invalid", "error=%s", jtm_log_quote(q, sizeof q, conninfo ? err : "out of memory"));
+            goto out;
+        }
+        conn = jtm_pg_connect(conninfo, (int)cfg.connect_wait_ms, err, sizeof err);
+        if (!conn) {
+            log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+            rc = JTM_EXIT_UNAVAILABLE;
+            goto out;
+        }
+        int d = scan_database(conn, s, &tables, err, sizeof err);
+        if (d != 0) {
+            log_error("database_scan_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+            rc = d == -2 ? JTM_EXIT_CONFIG : (jtm_pg_is_broken(conn) ? JTM_EXIT_UNAVAILABLE : JTM_EXIT_FAILURE);
+            goto out;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        if (jtm_scan_file(s, argv[i], err, sizeof err) != 0) {
+            log_error("file_unreadable", "error=%s", jtm_log_quote(q, sizeof q, err));
+            rc = JTM_EXIT_IOERR;
+            goto out;
+        }
+    fflush(stdout);
+    log_info("scan_done", "tables=%ld files=%d bytes=%lld names=%ld birthdates=%ld ambiguous_birthdates=%ld "
+                          "findings=%ld bsn=%ld postcode=%ld birthdate=%ld name=%ld",
+             tables, argc - optind, jtm_scan_bytes(s), jtm_scan_names(s), jtm_scan_birthdates(s),
+             jtm_scan_ambiguous_dates(s), jtm_scan_findings(s), jtm_scan_findings_of(s, JTM_FIND_BSN),
+             jtm_scan_findings_of(s, JTM_FIND_POSTCODE), jtm_scan_findings_of(s, JTM_FIND_BIRTHDATE),
+             jtm_scan_findings_of(s, JTM_FIND_NAME));
+    rc = jtm_scan_findings(s) ? JTM_EXIT_FAILURE : JTM_EXIT_OK;
+out:
+    if (conn)
+        PQfinish(conn);
+    free(conninfo);
+    jtm_scan_free(s);
+    jtm_config_free(scan_options, &cfg, &pt);
+    return rc;
+}
