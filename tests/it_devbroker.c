@@ -376,3 +376,44 @@ Test(it_devbroker, refuses_bad_settings_with_clear_errors)
     free(dir);
     free(bin);
 }
+
+/* The limit the devbroker states at start-up: a partition keeps its last 5 MiB; what came before
+ * is gone without an error to anyone. 7 MiB of incompressible data into one partition. */
+Test(it_devbroker, retention_prunes_old_batches_silently, .timeout = 120)
+{
+    devbroker d;
+    devbroker_start(&d, "1", "one:1");
+    jtm_kvlist kv = {0};
+    jtm_kvlist_set(&kv, "bootstrap.servers", d.bootstrap);
+    jtm_kvlist_set(&kv, "compression.type", "none");
+    delivery dr = {0};
+    rd_kafka_t *p = jtm_kafka_producer_new(&kv, on_delivery, &dr, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    const int n = 7 * 1024, size = 1024;
+    char *buf = malloc((size_t)size);
+    unsigned seed = 42;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < size; k++)
+            buf[k] = (char)(rand_r(&seed) & 0xff);
+        cr_assert_eq(jtm_kafka_produce(p, "one", NULL, 0, buf, (size_t)size, NULL, NULL, 10000, err, sizeof err), 0,
+                     "%s", err);
+        rd_kafka_poll(p, 0);
+    }
+    free(buf);
+    cr_assert_eq(jtm_kafka_flush(p, 60000, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(dr.ok, n, "every message was acknowledged (%d failed)", dr.failed);
+    rd_kafka_destroy(p);
+    jtm_kvlist_free(&kv);
+
+    char *a = control(&d, "stats");
+    long long appended = -1, retained = -1, pruned = -1;
+    const char *s = strstr(a, "appended=");
+    cr_assert_not_null(s, "%s", a);
+    cr_assert_eq(sscanf(s, "appended=%lld retained=%lld pruned=%lld", &appended, &retained, &pruned), 3, "%s", a);
+    cr_assert_eq(appended, n, "%s", a);
+    cr_assert_gt(pruned, 0, "acknowledged and then pruned: %s", a);
+    cr_assert_leq(retained * size, 5 * 1024 * 1024 + 1024 * 1024, "about 5 MiB kept: %s", a);
+    cr_log_info("retention: %s", a);
+    free(a);
+    devbroker_stop(&d);
+}

@@ -67,10 +67,12 @@ static void produce_n(const char *topic, int n)
     jtm_kvlist_free(&kv);
 }
 
-static rd_kafka_t *consumer(const char *group, const char *topic)
+static rd_kafka_t *consumer_with(const char *group, const char *topic, const char *strategy)
 {
     jtm_kvlist kv = {0};
     kv_bootstrap(&kv);
+    if (strategy)
+        jtm_kvlist_set(&kv, "partition.assignment.strategy", strategy);
     jtm_kvlist_set(&kv, "auto.commit.interval.ms", "60000"); /* commits here come from us or revoke/close */
     /* The mock holds a group whose last member left in "joining" for session.timeout.ms - 1 s
      * before it admits a new member: the 45 s default would make every restart that slow. */
@@ -82,6 +84,8 @@ static rd_kafka_t *consumer(const char *group, const char *topic)
     cr_assert_eq(jtm_kafka_subscribe(c, topics, 1, err, sizeof err), 0, "%s", err);
     return c;
 }
+
+static rd_kafka_t *consumer(const char *group, const char *topic) { return consumer_with(group, topic, NULL); }
 
 /* First run stores the offsets of the first half of each partition's messages and commits; the
  * restarted consumer must start exactly there and see only the rest. */
@@ -191,21 +195,23 @@ static int assigned(rd_kafka_t *c)
     return n;
 }
 
-/* cooperative-sticky on the mock: a second member takes over part of the partitions, the first
- * keeps the rest, nothing is lost. */
-Test(it_kafka, cooperative_rebalance_between_two_members, .timeout = 180)
+/* Two members share the topic: the second takes over part of the partitions, the first keeps the
+ * rest, nothing is lost. strategy NULL is the default, cooperative-sticky; "range" is eager. */
+static void two_members(const char *strategy, const char *protocol)
 {
-    char *topic = jtm_test_unique("itk-coop");
-    char *group = jtm_test_unique("itk-coop-group");
+    char *topic = jtm_test_unique("itk-two");
+    char *group = jtm_test_unique("itk-two-group");
     const int n = 400;
     produce_n(topic, n);
     char *seen = calloc((size_t)n, 1);
     int unique = 0, per_member[2] = {0, 0};
-    rd_kafka_t *c[2] = {consumer(group, topic), NULL};
-    double deadline = now_s() + 90, second_at = now_s() + 1;
+    rd_kafka_t *c[2] = {consumer_with(group, topic, strategy), NULL};
+    double deadline = now_s() + 90;
     while (now_s() < deadline) {
-        if (!c[1] && now_s() >= second_at)
-            c[1] = consumer(group, topic);
+        /* The second member joins only once the first owns every partition and has read some:
+         * partitions must move away from a live member. */
+        if (!c[1] && unique > 0 && assigned(c[0]) == 4)
+            c[1] = consumer_with(group, topic, strategy);
         for (int k = 0; k < 2; k++) {
             if (!c[k])
                 continue;
@@ -228,7 +234,7 @@ Test(it_kafka, cooperative_rebalance_between_two_members, .timeout = 180)
     }
     cr_assert_eq(unique, n, "got %d of %d", unique, n);
     cr_assert_not_null(c[1]);
-    cr_assert_str_eq(rd_kafka_rebalance_protocol(c[0]), "COOPERATIVE");
+    cr_assert_str_eq(rd_kafka_rebalance_protocol(c[0]), protocol);
     int a0 = assigned(c[0]), a1 = assigned(c[1]);
     cr_assert(a0 > 0 && a1 > 0 && a0 + a1 == 4, "assignments %d + %d", a0, a1);
     for (int k = 0; k < 2; k++) {
@@ -238,4 +244,14 @@ Test(it_kafka, cooperative_rebalance_between_two_members, .timeout = 180)
     free(seen);
     free(topic);
     free(group);
+}
+
+Test(it_kafka, cooperative_rebalance_between_two_members, .timeout = 180)
+{
+    two_members(NULL, "COOPERATIVE");
+}
+
+Test(it_kafka, eager_rebalance_between_two_members, .timeout = 180)
+{
+    two_members("range", "EAGER");
 }
