@@ -163,7 +163,10 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
              cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
 
     int need_eval = 1, view_missing_logged = 0;
-    long long next_eval = 0;
+    long long next_eval = 0, next_deliver = 0;
+    /* After a failed evaluation or delivery pass (a refused statement, not a lost connection),
+     * retry sooner than the schedule but no faster than this backoff, so the log does not flood. */
+    jtm_backoff eval_backoff = {.initial_ms = 1000, .max_ms = 60000}, deliver_backoff = eval_backoff;
     while (jtm_run) {
         if (jtm_pg_is_broken(conn)) {
             log_warn("pg_reconnect", NULL);
@@ -177,6 +180,8 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
             if (lead < 0 || listen_channel(conn, cfg->listen_channel, err, sizeof err) != 0 ||
                 alert_deliver_recover(conn, err, sizeof err) < 0) {
                 log_warn("pg_error", "error=%s", jtm_log_quote(q, sizeof q, err));
+                PQfinish(conn); /* start over: never run without the lock and the LISTEN */
+                conn = NULL;
                 jtm_sleep_ms_interruptible(1000);
                 continue;
             }
@@ -194,15 +199,24 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
                 view_missing_logged = 1;
             } else if (r < 0) {
                 log_error("evaluate_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+                if (!jtm_pg_is_broken(conn))
+                    next_eval = now_ms() + jtm_backoff_next(&eval_backoff);
             } else {
+                jtm_backoff_reset(&eval_backoff);
                 view_missing_logged = 0;
                 log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld", st.series, st.monitored,
                          st.fired, st.resolved);
             }
         }
         long sent = 0;
-        if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0)
-            log_error("deliver_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+        if (now_ms() >= next_deliver && !jtm_pg_is_broken(conn)) {
+            if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0) {
+                log_error("deliver_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+                next_deliver = now_ms() + jtm_backoff_next(&deliver_backoff);
+            } else {
+                jtm_backoff_reset(&deliver_backoff);
+            }
+        }
         if (!jtm_run)
             break;
         /* Sleep until a notification, the next evaluation or the next due notice, at most 500 ms so
