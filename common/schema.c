@@ -20,8 +20,8 @@
  * Regular expressions
  * ------------------------------------------------------------------------------------------- */
 
-/* Programs longer than this use the POSIX fallback; the NFA keeps three arrays of this size on
- * the stack while matching. */
+/* Longer programs are refused at compile time; the NFA keeps three arrays of this size on the
+ * stack while matching. */
 #define RX_MAX_INST 1024
 #define RX_MAX_NODES 4096
 #define RX_INF (-1)
@@ -71,7 +71,8 @@ typedef struct {
     size_t nnodes, capnodes;
     rx *r;
     size_t capclasses, capranges;
-    bool fail;
+    bool fail;        /* out of memory or too large */
+    bool unsupported; /* valid ECMA 262 we do not implement: try POSIX */
 } rx_parser;
 
 static uint32_t utf8_next(const char **ps, const char *end)
@@ -203,19 +204,29 @@ static int rx_escape(rx_parser *ps, bool in_class, uint32_t *cp, const rx_range 
     case 'f': *cp = '\f'; return 0;
     case 'v': *cp = '\v'; return 0;
     case 'b':
-        if (!in_class)
+        if (!in_class) {
+            ps->unsupported = true; /* word boundary */
             return -1;
+        }
         *cp = '\b';
         return 0;
     case '0':
-        if (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
+        if (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+            ps->unsupported = true; /* octal (Annex B) */
             return -1;
+        }
         *cp = 0;
         return 0;
-    case 'x': return rx_hex(ps, 2, cp) ? -1 : 0;
+    case 'x':
+        if (rx_hex(ps, 2, cp) == 0)
+            return 0;
+        ps->unsupported = true; /* Annex B: a lone \x is 'x' */
+        return -1;
     case 'u':
-        if (rx_hex(ps, 4, cp))
+        if (rx_hex(ps, 4, cp)) {
+            ps->unsupported = true; /* \u{...} (unicode mode) or Annex B 'u' */
             return -1;
+        }
         if (*cp >= 0xD800 && *cp <= 0xDBFF && ps->end - ps->p >= 6 && ps->p[0] == '\\' && ps->p[1] == 'u') {
             const char *save = ps->p;
             uint32_t lo;
@@ -227,8 +238,10 @@ static int rx_escape(rx_parser *ps, bool in_class, uint32_t *cp, const rx_range 
         }
         return 0;
     default:
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c & 0x80))
-            return -1; /* back references, \b \B \c \k \p ...: not ours */
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c & 0x80)) {
+            ps->unsupported = true; /* back references, \B \c \k \p ... */
+            return -1;
+        }
         *cp = (uint32_t)(unsigned char)c;
         return 0;
     }
@@ -368,8 +381,10 @@ static int rx_parse_atom(rx_parser *ps)
     case '(':
         ps->p++;
         if (ps->p < ps->end && *ps->p == '?') {
-            if (ps->end - ps->p < 2 || ps->p[1] != ':')
-                return -1; /* look-around, named groups */
+            if (ps->end - ps->p < 2 || ps->p[1] != ':') {
+                ps->unsupported = true; /* look-around, named groups */
+                return -1;
+            }
             ps->p += 2;
         }
         id = rx_parse_alt(ps);
@@ -804,8 +819,23 @@ static rx *rx_compile(const char *pattern, size_t len, char *errstr, size_t errl
     rx_parser ps = {.p = pattern, .end = pattern + len, .r = r};
     rx_emitter em = {0};
     int root = rx_parse_alt(&ps);
-    if (root >= 0 && !ps.fail && ps.p == ps.end && rx_emit(&em, ps.nodes, root) == 0 &&
-        rx_emit1(&em, I_MATCH, 0) >= 0) {
+    bool parsed = root >= 0 && !ps.fail && ps.p == ps.end;
+    bool emitted = parsed && rx_emit(&em, ps.nodes, root) == 0 && rx_emit1(&em, I_MATCH, 0) >= 0;
+    if (!emitted && !ps.unsupported) {
+        /* A syntax error in ECMA 262 terms (also "a++", which glibc would accept and expand), or a
+         * pattern over RX_MAX_INST steps: an error, not a POSIX fallback that may explode. */
+        if (parsed || ps.fail)
+            snprintf(errstr, errlen, "pattern too large (over %d matcher steps)", RX_MAX_INST);
+        else
+            snprintf(errstr, errlen, "invalid regular expression near offset %zu", (size_t)(ps.p - pattern));
+        free(ps.nodes);
+        free(em.prog);
+        free(r->classes);
+        free(r->ranges);
+        free(r);
+        return NULL;
+    }
+    if (emitted) {
         r->prog = em.prog;
         r->ninst = em.n;
         r->anchored = em.prog[0].op == I_BOL;

@@ -23,8 +23,10 @@
  * quantifiers ? * + {n} {n,} {n,m} (lazy forms accepted; they do not change a yes/no match). A
  * pattern becomes a Thompson NFA and, when small and ASCII-only in what it distinguishes (all the
  * feed schemas' patterns), a DFA table built at compile time: one table step per character.
- * Any other pattern (back references, look-around, \b) falls back to POSIX regcomp(REG_EXTENDED)
- * (that path may allocate inside glibc's regexec; the feed schemas never take it).
+ * A pattern with back references, \b, \B, look-around or Annex-B escapes falls back to POSIX
+ * regcomp(REG_EXTENDED) (that path may allocate inside glibc's regexec; the feed schemas never
+ * take it). Syntax errors ("a++", "(") and patterns over 1024 matcher steps (x{2000}) fail
+ * compilation.
  *
  * The reason of a failed validation is "schema:<kind>:<path>", the first error met in this fixed
  * order per schema node: $ref, type, const, enum, minLength/maxLength, pattern, format, minimum..,

@@ -221,6 +221,9 @@ Test(schema, compile_errors)
         "{\"type\":\"integr\"}",
         "{\"minLength\":-1}",
         "{\"pattern\":\"(\"}",
+        "{\"pattern\":\"a++\"}",
+        "{\"pattern\":\"x{2000}\"}",
+        "{\"patternProperties\":{\"[b-a]\":{}}}",
         "{\"required\":\"a\"}",
         "{\"properties\":{\"a\":3}}",
     };
