@@ -239,6 +239,26 @@ Test(report, public_report_shows_no_count_under_the_threshold)
     env_free(&e);
 }
 
+Test(report, population_per_pc4_when_the_warehouse_has_it)
+{
+    env e = setup_env(false);
+    char *page = NULL;
+    cr_assert_eq(run_report(&e, "--gemeente GM0505", "gemeente.html", &page), 0);
+    cr_assert(strstr(page, "niet per postcodegebied"), "without pc4 the page says it shows municipalities");
+    free(page);
+    PGconn *c = PQconnectdb(e.conninfo);
+    load_fixture(c, "report/population_pc4.sql");
+    PQfinish(c);
+    cr_assert_eq(run_report(&e, "--gemeente GM0505", "pc4.html", &page), 0);
+    assert_well_formed(&e, page, "pc4.html");
+    cr_assert(strstr(page, "Wijk (pc4)"));
+    cr_assert(strstr(page, "<th>3311</th>") && strstr(page, "<th>3312</th>"), "GM0505's districts");
+    cr_assert_null(strstr(page, "3350"), "no district of GM0642");
+    cr_assert_null(strstr(page, "niet per postcodegebied"));
+    free(page);
+    env_free(&e);
+}
+
 Test(report, english_labels)
 {
     env e = setup_env(false);
