@@ -259,6 +259,61 @@ Test(report, population_per_pc4_when_the_warehouse_has_it)
     env_free(&e);
 }
 
+/* Runs ops/jtm-login.sh against the test cluster; returns the login name (caller frees). */
+static char *make_login(const env *e, const char *kind, const char *arg, const char *prefix)
+{
+    char *login = NULL, *cmd = NULL, *out = NULL;
+    cr_assert_geq(asprintf(&login, "%s_%d", prefix, (int)getpid()), 0);
+    if (strcmp(kind, "municipality") == 0)
+        cr_assert_geq(asprintf(&cmd, "'%s/ops/jtm-login.sh' -d \"%s\" --login %s municipality %s 2>&1", JTM_SOURCE_DIR,
+                               e->conninfo, login, arg),
+                      0);
+    else
+        cr_assert_geq(asprintf(&cmd, "'%s/ops/jtm-login.sh' -d \"%s\" %s %s 2>&1", JTM_SOURCE_DIR, e->conninfo, kind,
+                               login),
+                      0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 0, "jtm-login: %s", out);
+    free(out);
+    free(cmd);
+    return login;
+}
+
+/* The report reads as whoever logs in: a municipality login gets its own rows whatever --gemeente
+ * says (row-level security), and an analyst, who may not read ops, gets the report without alarms. */
+Test(report, logins_see_what_their_role_allows)
+{
+    env e = setup_env(false);
+    char *muni = make_login(&e, "municipality", "GM0642", "rptmuni");
+    char *analyst = make_login(&e, "analyst", NULL, "rptanalyst");
+    char *page = NULL, *args = NULL;
+
+    cr_assert_geq(asprintf(&args, "-X pg.user=%s", muni), 0);
+    cr_assert_eq(run_report(&e, args, "muni.html", &page), 0);
+    assert_charts(page);
+    cr_assert(strstr(page, "Jeugdreclassering"), "its own routes");
+    cr_assert_null(strstr(page, "Verzuim <tspan"), "no VERZUIM route: only GM0505 has those");
+    cr_assert_null(strstr(page, "<th>GM0505</th>"), "no population rows of GM0505");
+    free(page);
+    free(args);
+    cr_assert_geq(asprintf(&args, "-X pg.user=%s --gemeente GM0505", muni), 0);
+    cr_assert_eq(run_report(&e, args, "muni-other.html", &page), 0);
+    cr_assert_null(strstr(page, "<tspan class=\"n\">"), "no route of another municipality");
+    cr_assert_null(strstr(page, "45 ambulant"), "no waiting list of another municipality");
+    free(page);
+    free(args);
+
+    cr_assert_geq(asprintf(&args, "-X pg.user=%s", analyst), 0);
+    cr_assert_eq(run_report(&e, args, "analyst.html", &page), 0);
+    assert_charts(page);
+    cr_assert(strstr(page, "<th>GM0505</th>") && strstr(page, "<th>GM0642</th>"), "an analyst sees the region");
+    cr_assert(strstr(page, "id=\"no-alerts\""), "ops.alert is not readable for an analyst");
+    free(page);
+    free(args);
+    free(muni);
+    free(analyst);
+    env_free(&e);
+}
+
 Test(report, english_labels)
 {
     env e = setup_env(false);

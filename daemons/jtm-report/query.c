@@ -135,8 +135,12 @@ static const char sql_waiting[] = P_DECL
     "AND w.week_start < p.d1 AND w.category IS NOT NULL "
     "GROUP BY 1, 2 ORDER BY 1, 2";
 
+/* From the catalog, by oid: naming ops.alert to has_table_privilege would fail for a login
+ * without USAGE on ops (analysts and municipalities). */
 static const char sql_alerts_exist[] =
-    "SELECT to_regclass('ops.alert') IS NOT NULL AND has_table_privilege('ops.alert', 'SELECT')";
+    "SELECT coalesce((SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = 'ops' AND c.relname = 'alert'), false)";
 
 /* Alarm weeks, firing spans and the bounds the alerter recorded, per category. For the region the
  * bound is left out: it belongs to one municipality's series. */
@@ -419,9 +423,10 @@ static int load_population(PGconn *c, jtm_report *r, const qparams *q, char *err
 
 int jtm_report_min_cell(PGconn *conn, char *errstr, size_t errlen)
 {
-    PGresult *res = PQexec(conn, "SELECT CASE WHEN to_regprocedure('research.min_cell()') IS NOT NULL "
-                                 "AND has_function_privilege('research.min_cell()', 'EXECUTE') "
-                                 "THEN 1 ELSE 0 END");
+    PGresult *res = PQexec(conn, "SELECT CASE WHEN coalesce((SELECT bool_or(has_schema_privilege(n.oid, 'USAGE') "
+                                 "AND has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p "
+                                 "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'research' "
+                                 "AND p.proname = 'min_cell' AND p.pronargs = 0), false) THEN 1 ELSE 0 END");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         jtm_pg_result_error(conn, res, errstr, errlen);
         PQclear(res);
