@@ -314,8 +314,10 @@ static void sample_report(jtm_report *r, bool public_)
     r->n_start = 1;
     r->start = calloc(1, sizeof(rpt_days));
     r->start[0] = (rpt_days){"45", "2024-Q1", 18, 5, 21, 40};
-    r->n_indicators = 4;
-    r->indicators = calloc(4, sizeof(rpt_indicator));
+    r->n_indicators = 5;
+    r->indicators = calloc(5, sizeof(rpt_indicator));
+    /* 31 (category 45) + 5 (category <43>, hidden) in the last week: 36 would give the 5 away */
+    r->indicators[4] = (rpt_indicator){3, M_IND_WAITING_END, RPT_COUNT, {true, 36, 0, 36}, {true, 20, 0, 20}};
     r->indicators[0] = (rpt_indicator){1, M_IND_JGZ_SEEN, RPT_COUNT, {true, 140, 0, 140}, {true, 7, 0, 7}};
     r->indicators[1] = (rpt_indicator){2, M_IND_REF_MEDICAL, RPT_SHARE, {true, 20, 60, 0}, {true, 3, 40, 0}};
     r->indicators[2] = (rpt_indicator){3, M_IND_DECISION_MEDIAN, RPT_DAYS, {true, 25, 0, 35}, {true, 9, 0, 30}};
@@ -396,6 +398,25 @@ Test(report_svg, page_is_well_formed_xml_and_has_every_chart)
         free(out);
         free(cmd);
         free(path);
+        sb_free(&b);
+        jtm_report_free(&r);
+    }
+}
+
+Test(report_svg, public_waiting_total_does_not_reveal_hidden_categories)
+{
+    for (int pub = 0; pub < 2; pub++) {
+        jtm_report r;
+        sample_report(&r, pub);
+        sbuf b = {0};
+        char err[256];
+        cr_assert_eq(jtm_report_render(&r, &b, err, sizeof err), 0, "%s", err);
+        const char *row = strstr(sb_str(&b), jtm_i18n(JTM_LANG_NL, M_IND_WAITING_END));
+        cr_assert_not_null(row);
+        if (pub)
+            cr_assert_eq(strncmp(strstr(row, "<td"), "<td class=\"n\">x</td>", 20), 0, "%.80s", row);
+        else
+            cr_assert_eq(strncmp(strstr(row, "<td"), "<td class=\"n\">36</td>", 21), 0, "%.80s", row);
         sb_free(&b);
         jtm_report_free(&r);
     }

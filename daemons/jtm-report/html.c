@@ -76,10 +76,35 @@ static bool value_shown(const rpt_indicator *ind, const rpt_value *v, int t)
     return false;
 }
 
-/* Writes one value cell; returns whether a number was shown (for the change column). */
-static bool value_cell(sbuf *b, const rpt_indicator *ind, const rpt_value *v, int t)
+/* The waiting-list chart shows the last week of the period per category, with small values
+ * hidden; the "waiting at the end" total of this period would give their sum away when it is
+ * below the threshold. True when the total may be shown. */
+static bool waiting_total_safe(const jtm_report *r, int t)
+{
+    if (t <= 1)
+        return true;
+    const char *last = "";
+    for (size_t s = 0; s < r->n_waiting; s++)
+        for (size_t i = 0; i < r->waiting[s].n; i++)
+            if (strcmp(r->waiting[s].weeks[i].week_start, last) > 0)
+                last = r->waiting[s].weeks[i].week_start;
+    long hidden = 0;
+    for (size_t s = 0; s < r->n_waiting; s++)
+        for (size_t i = 0; i < r->waiting[s].n; i++)
+            if (strcmp(r->waiting[s].weeks[i].week_start, last) == 0 && jtm_supp_small(r->waiting[s].weeks[i].waiting, t))
+                hidden += r->waiting[s].weeks[i].waiting;
+    return hidden == 0 || hidden >= t;
+}
+
+/* Writes one value cell; returns whether a number was shown (for the change column). hide forces
+ * "x" (secondary suppression decided by the caller). */
+static bool value_cell(sbuf *b, const rpt_indicator *ind, const rpt_value *v, int t, bool hide)
 {
     char s[48];
+    if (hide && v->have) {
+        sb_puts(b, "<td class=\"n\">x</td>");
+        return false;
+    }
     if (!v->have || (ind->kind == RPT_SHARE && v->den == 0) || (ind->kind == RPT_DAYS && v->num == 0)) {
         sb_puts(b, "<td class=\"v\">\xE2\x80\x93</td>");
         return false;
@@ -139,8 +164,9 @@ static void indicator_table(sbuf *b, const jtm_report *r)
                 continue;
             sb_puts(b, "<tr>");
             put_el(b, "td", NULL, jtm_i18n(L, ind->label));
-            bool a = value_cell(b, ind, &ind->cur, t);
-            bool p = value_cell(b, ind, &ind->prev, t);
+            bool hide_cur = ind->label == M_IND_WAITING_END && !waiting_total_safe(r, t);
+            bool a = value_cell(b, ind, &ind->cur, t, hide_cur);
+            bool p = value_cell(b, ind, &ind->prev, t, false);
             if (a && p) {
                 double d = shown_number(ind, &ind->cur) - shown_number(ind, &ind->prev);
                 char s[48];
