@@ -16,6 +16,7 @@ static const char css[] =
     "margin:0;background:#f5f7fa;line-height:1.45}\n"
     "header,main,footer{max-width:1200px;margin:0 auto;padding:0 20px}\n"
     "header{padding-top:18px}h1{font-size:26px;margin:8px 0}h2{font-size:20px;margin:0 0 6px}\n"
+    "h3{font-size:15px;margin:14px 0 4px;color:#323f4b}\n"
     ".meta{color:#52606d;margin:0 0 6px}.note{background:#fff8e1;border-left:4px solid #f0b429;padding:8px 12px}\n"
     ".note.internal{background:#fdecea;border-color:#d64545}\n"
     "nav ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px}nav a{color:#2563a8}\n"
@@ -354,7 +355,11 @@ int jtm_report_render(const jtm_report *r, sbuf *b, char *errstr, size_t errlen)
     sb_puts(b, "</section>\n");
 
     section_open(b, "days", jtm_i18n(L, M_DAYS), jtm_i18n(L, M_DAYS_DESC));
-    if (jtm_chart_days(b, r, 0, errstr, errlen) != 0 || jtm_chart_days(b, r, 1, errstr, errlen) != 0)
+    put_el(b, "h3", NULL, jtm_i18n(L, M_DECISION_DAYS));
+    if (jtm_chart_days(b, r, 0, errstr, errlen) != 0)
+        return -1;
+    put_el(b, "h3", NULL, jtm_i18n(L, M_START_DAYS));
+    if (jtm_chart_days(b, r, 1, errstr, errlen) != 0)
         return -1;
     sb_puts(b, "</section>\n");
 
