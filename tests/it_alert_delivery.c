@@ -106,6 +106,53 @@ Test(alert_delivery, timeout_is_retried_with_the_same_key, .timeout = 120)
     teardown(&fx);
 }
 
+/* Voluntary context switches of a process: each PostgreSQL round trip is at least one, so a loop
+ * that spins on queries shows up here even when most of the work is in the server. */
+static long ctx_switches(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    long n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    cr_assert_geq(n, 0);
+    return n;
+}
+
+Test(alert_delivery, resolved_waits_for_its_firing_notice_without_spinning, .timeout = 120)
+{
+    fixture fx;
+    static const int script[] = {500, 500, 500, 500};
+    static const char *const g[] = {"GM0505"};
+    setup(&fx, script, 4, 0, g, 1, 15000);
+    pid_t pid = it_start_alert(fx.cfg, fx.conninfo, fx.dir, "alert.log");
+    cr_assert(rx_wait(fx.rx, NULL, 1, 30000), "no first attempt");
+    /* The series falls back while the firing notice is still being retried. */
+    int back = 10;
+    it_weeks(fx.db, "GM0505", "45", 21, &back, 1);
+    it_exec(fx.db, "NOTIFY jtm_waiting_list");
+    cr_assert(it_wait_value(fx.db, "SELECT count(*) FROM ops.alert_delivery WHERE kind = 'resolved'", "1", 10000));
+    long c0 = ctx_switches(pid);
+    usleep(2000000);
+    long used = ctx_switches(pid) - c0;
+    cr_assert_lt(used, 150, "jtm-alert made %ld round trips in 2 s while a resolved notice waited", used);
+    int ok = it_wait_value(fx.db, "SELECT string_agg(kind || ':' || status, ',' ORDER BY id) FROM ops.alert_delivery",
+                           "firing:delivered,resolved:delivered", 30000);
+    if (!ok)
+        it_print_log(fx.dir, "alert.log");
+    cr_assert(ok);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    int n = rx_count(fx.rx, NULL);
+    cr_assert_eq(n, 6, "4 failed + 1 delivered firing, 1 resolved: %d", n);
+    cr_assert_not_null(strstr(fx.rx->req[4].body, "\"status\":\"firing\""));
+    cr_assert_not_null(strstr(fx.rx->req[5].body, "\"status\":\"resolved\""), "the resolved notice came before the firing one");
+    teardown(&fx);
+}
+
 Test(alert_delivery, no_retry_on_4xx, .timeout = 120)
 {
     fixture fx;

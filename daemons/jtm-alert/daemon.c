@@ -223,6 +223,8 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
          * a stop signal is seen quickly. */
         long long wait = next_eval - now_ms();
         long due = jtm_pg_is_broken(conn) ? -1 : alert_deliver_next_due_ms(conn, err, sizeof err);
+        if (due == 0 && (sent == 0 || now_ms() < next_deliver))
+            due = 100; /* due but not sent (throttled): never spin */
         if (due >= 0 && due < wait)
             wait = due;
         if (wait > 500)

@@ -69,6 +69,12 @@ long alert_backoff_ms(long initial_ms, long max_ms, long attempt, unsigned long 
     return half + (long)(xorshift(rnd) % (unsigned long long)(d - half + 1));
 }
 
+/* A pending notice that may go out (when due): a resolved notice waits for its firing notice. The
+ * next-due time uses the same condition, or a waiting resolved notice would make the loop spin. */
+#define SENDABLE                                                                                       \
+    "d.status = 'pending' AND NOT (d.kind = 'resolved' AND EXISTS (SELECT 1 FROM ops.alert_delivery f" \
+    " WHERE f.alert_id = d.alert_id AND f.kind = 'firing' AND f.status = 'pending'))"
+
 long alert_deliver_recover(PGconn *conn, char *errstr, size_t errlen)
 {
     PGresult *res = PQexec(conn, "UPDATE ops.alert_attempt SET outcome = 'interrupted', finished_at = clock_timestamp(),"
@@ -86,8 +92,8 @@ long alert_deliver_recover(PGconn *conn, char *errstr, size_t errlen)
 
 long alert_deliver_next_due_ms(PGconn *conn, char *errstr, size_t errlen)
 {
-    PGresult *res = PQexec(conn, "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp())"
-                                 " * 1000))::bigint FROM ops.alert_delivery WHERE status = 'pending'");
+    PGresult *res = PQexec(conn, "SELECT greatest(0, ceil(extract(epoch FROM min(d.next_attempt_at) - clock_timestamp())"
+                                 " * 1000))::bigint FROM ops.alert_delivery d WHERE " SENDABLE);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         jtm_pg_result_error(conn, res, errstr, errlen);
         PQclear(res);
@@ -254,9 +260,7 @@ int alert_deliver_due(PGconn *conn, alert_sender *s, long *sent, char *errstr, s
     PGresult *res = PQexec(conn,
                            "SELECT d.id::text, d.gemeente, d.kind, d.idempotency_key, d.body, d.attempts"
                            " FROM ops.alert_delivery d"
-                           " WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()"
-                           "  AND NOT (d.kind = 'resolved' AND EXISTS (SELECT 1 FROM ops.alert_delivery f"
-                           "   WHERE f.alert_id = d.alert_id AND f.kind = 'firing' AND f.status = 'pending'))"
+                           " WHERE " SENDABLE " AND d.next_attempt_at <= clock_timestamp()"
                            " ORDER BY d.next_attempt_at, d.id LIMIT 100");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         jtm_pg_result_error(conn, res, errstr, errlen);

@@ -19,7 +19,10 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,8 +286,25 @@ static inline pid_t it_start_alert(const char *cfg, const char *conninfo, const 
     char *bin = jtm_test_bin("jtm-alert"), *pg = NULL, *logpath = NULL;
     cr_assert(asprintf(&pg, "pg.conninfo=%s", conninfo) > 0);
     cr_assert(asprintf(&logpath, "%s/%s", dir, log) > 0);
-    char *argv[] = {bin, "-c", (char *)cfg, "-X", pg, NULL};
-    pid_t pid = jtm_test_spawn(argv, logpath);
+    /* Like jtm_test_spawn, but the child dies with the test process, so a failed assertion does not
+     * leave a jtm-alert running against the shared PostgreSQL. */
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork");
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        char *argv[] = {bin, "-c", (char *)cfg, "-X", pg, NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
     free(bin);
     free(pg);
     free(logpath);
