@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flow.h"
 #include "html.h"
@@ -168,6 +169,46 @@ Test(report_svg, sankey_layout_conserves_flow)
         }
         jtm_flow_free(&f);
     }
+}
+
+/* A region has thousands of distinct paths: building must stay linear in their stages. */
+Test(report_svg, flow_of_many_distinct_paths_is_fast_and_conserves)
+{
+    static const char *const st[] = {"JGZ", "VERZUIM", "AMB", "GGZ", "VERBLIJF", "CRISIS", "JB", "JR", "OVERIG"};
+    enum { N = 60000 };
+    rpt_route *routes = calloc(N, sizeof *routes);
+    unsigned seed = 7;
+    long total = 0;
+    for (int i = 0; i < N; i++) {
+        char path[128] = "";
+        int len = 1 + i % 7;
+        for (int k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            if (k)
+                strcat(path, ">");
+            strcat(path, st[(seed >> 16) % 9]);
+        }
+        routes[i].path = strdup(path);
+        routes[i].children = 1 + i % 13;
+        total += routes[i].children;
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    jtm_flow f;
+    cr_assert_eq(jtm_flow_build(routes, N, 10, &f), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cr_assert_lt(s, 3.0, "building took %.2f s", s);
+    cr_assert_eq(f.total, total);
+    svg_flow_geom g = {900, 600, 16, 8, 0};
+    cr_assert_eq(svg_sankey_layout(f.nodes, f.n_nodes, f.links, f.n_links, &g), 0);
+    check_layout(f.nodes, f.n_nodes, f.links, f.n_links, &g);
+    for (size_t k = 0; k < f.n_links; k++)
+        cr_assert_geq(f.link_children[k], 10);
+    jtm_flow_free(&f);
+    for (int i = 0; i < N; i++)
+        free(routes[i].path);
+    free(routes);
 }
 
 Test(report_svg, sankey_layout_refuses_backward_links)

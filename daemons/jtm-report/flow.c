@@ -12,6 +12,7 @@ typedef struct pnode {
     long count;
     bool hidden;
     int graph_node; /* index into the flow's nodes when shown */
+    int first_child, next_sibling; /* -1: none */
 } pnode;
 
 typedef struct ptree {
@@ -19,11 +20,14 @@ typedef struct ptree {
     size_t n, cap;
 } ptree;
 
+/* The child of parent (-1: the root itself) for stage, added when missing. Children are found
+ * through the parent's list, so building is linear in the number of path stages. */
 static int ptree_add(ptree *t, int parent, const char *stage, size_t len)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (t->v[i].parent == parent && strlen(t->v[i].stage) == len && memcmp(t->v[i].stage, stage, len) == 0)
-            return (int)i;
+    if (parent >= 0)
+        for (int i = t->v[parent].first_child; i >= 0; i = t->v[i].next_sibling)
+            if (strlen(t->v[i].stage) == len && memcmp(t->v[i].stage, stage, len) == 0)
+                return i;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 64;
         t->v = realloc(t->v, t->cap * sizeof *t->v);
@@ -36,6 +40,14 @@ static int ptree_add(ptree *t, int parent, const char *stage, size_t len)
     p->parent = parent;
     p->depth = parent < 0 ? 0 : t->v[parent].depth + 1;
     p->graph_node = -1;
+    p->first_child = -1;
+    p->next_sibling = -1;
+    if (parent >= 0) { /* append, so children keep the order they were first seen in */
+        int *link = &t->v[parent].first_child;
+        while (*link >= 0)
+            link = &t->v[*link].next_sibling;
+        *link = (int)t->n;
+    }
     return (int)t->n++;
 }
 
@@ -99,17 +111,15 @@ int jtm_flow_build(const rpt_route *routes, size_t n, int threshold, jtm_flow *o
         abort();
     for (size_t i = 0; i < t.n; i++) {
         if (t.v[i].hidden) {
-            for (size_t j = i + 1; j < t.n; j++)
-                if (t.v[j].parent == (int)i)
-                    t.v[j].hidden = true;
+            for (int j = t.v[i].first_child; j >= 0; j = t.v[j].next_sibling)
+                t.v[j].hidden = true;
             continue;
         }
         size_t k = 0;
-        for (size_t j = i + 1; j < t.n; j++)
-            if (t.v[j].parent == (int)i) {
-                parts[k] = t.v[j].count;
-                idx[k++] = (int)j;
-            }
+        for (int j = t.v[i].first_child; j >= 0; j = t.v[j].next_sibling) {
+            parts[k] = t.v[j].count;
+            idx[k++] = j;
+        }
         jtm_supp_line(t.v[i].count, parts, k, threshold, marks);
         for (size_t j = 0; j < k; j++)
             if (marks[j] != JTM_SUPP_SHOWN)
