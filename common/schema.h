@@ -17,16 +17,8 @@
  *   (draft 7). Not supported: remote $ref and $id base-URI changes (compile fails on a $ref that
  *   is not "#..."), contains, propertyNames, dependencies, min/maxProperties, uniqueItems.
  *
- * Patterns are ECMA 262 regular expressions, not anchored. A built-in matcher (code-point aware)
- * handles literals, ., [...] classes with ranges and negation, \d \D \w \W \s \S,
- * \t \n \r \f \v \0 \xHH \uHHHH, identity escapes, groups (...) and (?:...), |, ^, $ and the
- * quantifiers ? * + {n} {n,} {n,m} (lazy forms accepted; they do not change a yes/no match). A
- * pattern becomes a Thompson NFA and, when small and ASCII-only in what it distinguishes (all the
- * feed schemas' patterns), a DFA table built at compile time: one table step per character.
- * A pattern with back references, \b, \B, look-around or Annex-B escapes falls back to POSIX
- * regcomp(REG_EXTENDED) (that path may allocate inside glibc's regexec; the feed schemas never
- * take it). Syntax errors ("a++", "(") and patterns over 1024 matcher steps (x{2000}) fail
- * compilation.
+ * Patterns ("pattern", "patternProperties") are ECMA 262 regular expressions, not anchored,
+ * compiled by common/pattern.h (see there for the supported syntax).
  *
  * The reason of a failed validation is "schema:<kind>:<path>", the first error met in this fixed
  * order per schema node: $ref, type, const, enum, minLength/maxLength, pattern, format, minimum..,
