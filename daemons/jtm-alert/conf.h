@@ -15,6 +15,7 @@ typedef struct alert_config {
     long long connect_wait_ms;
     long long schedule_seconds;
     char *listen_channel;
+    long long debounce_ms;
     char *method;
     double alpha;
     long long baseline;

@@ -163,7 +163,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
              cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
 
     int need_eval = 1, view_missing_logged = 0;
-    long long next_eval = 0, next_deliver = 0;
+    long long next_eval = 0, next_deliver = 0, last_eval = now_ms() - cfg->debounce_ms;
     /* After a failed evaluation or delivery pass (a refused statement, not a lost connection),
      * retry sooner than the schedule but no faster than this backoff, so the log does not flood. */
     jtm_backoff eval_backoff = {.initial_ms = 1000, .max_ms = 60000}, deliver_backoff = eval_backoff;
@@ -187,8 +187,9 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
             }
             need_eval = 1; /* notifications may have been missed */
         }
-        if (need_eval || now_ms() >= next_eval) {
+        if ((need_eval && now_ms() >= last_eval + cfg->debounce_ms) || now_ms() >= next_eval) {
             need_eval = 0;
+            last_eval = now_ms();
             next_eval = now_ms() + cfg->schedule_seconds * 1000;
             alert_eval_stats st;
             int r = alert_evaluate(conn, &rules, &st, err, sizeof err);
@@ -222,6 +223,8 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         /* Sleep until a notification, the next evaluation or the next due notice, at most 500 ms so
          * a stop signal is seen quickly. */
         long long wait = next_eval - now_ms();
+        if (need_eval && last_eval + cfg->debounce_ms - now_ms() < wait)
+            wait = last_eval + cfg->debounce_ms - now_ms();
         long due = jtm_pg_is_broken(conn) ? -1 : alert_deliver_next_due_ms(conn, err, sizeof err);
         if (due == 0 && (sent == 0 || now_ms() < next_deliver))
             due = 100; /* due but not sent (throttled): never spin */
