@@ -37,8 +37,10 @@ jtm_install_deps() {
 jtm_build() {
   local dir=$1; shift
   cmake -S "$JTM_ROOT" -B "$dir" "$@" >/dev/null || jtm_die "cmake configure failed"
-  cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -E 'warning:|error:|Error ' >&2
-  [ "${PIPESTATUS[0]}" = 0 ] || jtm_die "build failed"
+  local st=0
+  cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || st=$?
+  grep -E 'warning:|error:|Error ' "$dir/build.log" >&2 || true
+  [ "$st" = 0 ] || { tail -n 30 "$dir/build.log" >&2; jtm_die "build failed (log: $dir/build.log)"; }
 }
 
 # Waits until FILE exists and is non-empty, up to SECONDS.
