@@ -222,11 +222,11 @@ static const ind_def indicators[] = {
             "FROM wh.care_episode e, p WHERE (p.g IS NULL OR e.gemeente = p.g) AND e.start_days IS NOT NULL "
             "AND e.started_on >= p.d0 AND e.started_on < p.d1"},
     {3, M_IND_WAITING_END, RPT_COUNT,
-     P_DECL ", last AS (SELECT max(w.week_start) AS wk FROM monitor.waiting_list_weekly w, p "
-            "WHERE (p.g IS NULL OR w.gemeente = p.g) AND w.week_start < p.d1 AND w.week_start >= p.d0 - 6) "
-            "SELECT last.wk IS NOT NULL, coalesce(sum(w.waiting), 0)::bigint, 0, 0 FROM p CROSS JOIN last "
-            "LEFT JOIN monitor.waiting_list_weekly w ON w.week_start = last.wk AND (p.g IS NULL OR w.gemeente = p.g) "
-            "GROUP BY last.wk"},
+     /* one pass over the view (it is computed whole on every read): the last week's total */
+     P_DECL "SELECT true, x.total, 0, 0 FROM (SELECT w.week_start, sum(w.waiting)::bigint AS total "
+            "FROM monitor.waiting_list_weekly w, p WHERE (p.g IS NULL OR w.gemeente = p.g) "
+            "AND w.week_start < p.d1 AND w.week_start >= date_trunc('week', p.d0::timestamp)::date "
+            "GROUP BY w.week_start ORDER BY w.week_start DESC LIMIT 1) x"},
     {3, M_IND_RESIDENTIAL, RPT_SHARE,
      P_DECL "SELECT true, count(*) FILTER (WHERE e.category IN ('43', '44')), count(*), 0 FROM wh.care_episode e, p "
             "WHERE (p.g IS NULL OR e.gemeente = p.g) AND e.started_on >= p.d0 AND e.started_on < p.d1"},
