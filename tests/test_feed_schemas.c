@@ -105,6 +105,69 @@ Test(feed_schemas, raw_and_pseudo_types_agree)
     }
 }
 
+/* The "then" branch of the allOf entry for event type t. */
+static json_t *type_branch(json_t *doc, const char *t)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "allOf"), i, e)
+    {
+        json_t *c = json_object_get(json_object_get(json_object_get(json_object_get(e, "if"), "properties"), "type"),
+                                    "const");
+        if (json_is_string(c) && strcmp(json_string_value(c), t) == 0)
+            return json_object_get(e, "then");
+    }
+    return NULL;
+}
+
+/* Raw and pseudo schemas are kept by hand: they must name the same fields and require the same per
+ * type, and every field a pseudo type branch lets through must be defined at the top. */
+Test(feed_schemas, raw_and_pseudo_fields_agree)
+{
+    const char *feeds[] = {"jgz", "verzuim", "soj"};
+    const char *added[] = {"pid", "pid_kind", "key_id"};
+    for (size_t f = 0; f < 3; f++) {
+        char raw[64], pseudo[64];
+        snprintf(raw, sizeof raw, "raw.%s", feeds[f]);
+        snprintf(pseudo, sizeof pseudo, "pseudo.%s", feeds[f]);
+        json_t *a, *b;
+        jtm_schema_free(load_schema(raw, &a));
+        jtm_schema_free(load_schema(pseudo, &b));
+        json_t *pa = json_object_get(a, "properties"), *pb = json_object_get(b, "properties");
+        cr_expect_eq(json_object_size(pa) + 3, json_object_size(pb), "%s: field counts differ", feeds[f]);
+        const char *k;
+        json_t *v;
+        json_object_foreach(pa, k, v) cr_expect_not_null(json_object_get(pb, k), "%s: pseudo lacks %s", feeds[f], k);
+        for (size_t i = 0; i < 3; i++)
+            cr_expect_not_null(json_object_get(pb, added[i]), "%s: pseudo lacks %s", feeds[f], added[i]);
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(json_object_get(pa, "type"), "enum"), i, t)
+        {
+            const char *type = json_string_value(t);
+            json_t *ta = type_branch(a, type), *tb = type_branch(b, type);
+            cr_assert(ta && tb, "%s %s: no allOf branch", feeds[f], type);
+            cr_expect(json_equal(json_object_get(ta, "required"), json_object_get(tb, "required")),
+                      "%s %s: raw and pseudo require different fields", feeds[f], type);
+            cr_expect(json_is_false(json_object_get(tb, "additionalProperties")), "%s %s: pseudo branch not closed",
+                      feeds[f], type);
+            json_object_foreach(json_object_get(tb, "properties"), k, v)
+                cr_expect_not_null(json_object_get(pb, k), "%s %s: %s is not defined", feeds[f], type, k);
+            json_t *req;
+            size_t r;
+            json_array_foreach(json_object_get(b, "required"), r, req)
+                cr_expect_not_null(json_object_get(json_object_get(tb, "properties"), json_string_value(req)),
+                                   "%s %s: branch does not let %s through", feeds[f], type, json_string_value(req));
+            json_array_foreach(json_object_get(tb, "required"), r, req)
+                cr_expect_not_null(json_object_get(json_object_get(tb, "properties"), json_string_value(req)),
+                                   "%s %s: branch requires %s but does not let it through", feeds[f], type,
+                                   json_string_value(req));
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
 /* A rough budget check (the sanitizer build is several times slower than release): validating
  * a typical raw SOJ allocation must stay well under 50 us even here. bench/schema_bench.c measures
  * the release build. */
