@@ -40,8 +40,12 @@
  *   anyof, oneof, not   the combinator failed as a whole
  *   false      the instance met a boolean schema false
  *   depth      nesting deeper than JTM_SCHEMA_MAX_DEPTH (a $ref loop without progress)
- * Errors inside properties, items, allOf, $ref, then/else are reported as the inner error.
+ * Errors inside properties, patternProperties, additionalProperties (schema form), items, allOf,
+ * $ref and then/else are reported as the inner error.
  * Paths are dotted ("client.bsn"), array items as "[i]" ("list[2].x"); the document root is "$".
+ * A reason never holds a value. It holds property names from the schema, and an instance's own
+ * key only below additionalProperties (false or a schema) or patternProperties: with the open raw
+ * feed schemas, a supplier's key never reaches a reason (and so a dead-letter header or log).
  */
 #ifndef JTM_SCHEMA_H
 #define JTM_SCHEMA_H
