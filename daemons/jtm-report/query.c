@@ -60,7 +60,7 @@ int jtm_report_set_period(jtm_report *r, const char *from, const char *to, char 
 void jtm_report_default_period(jtm_report *r)
 {
     jtm_date t = jtm_date_today();
-    int last = t.year * 12 + t.month - 2; /* the month before this one */
+    int last = t.year * 12 + t.month - 1; /* this month: the latest waiting-list weeks and alarms are in */
     char from[8], to[8], err[64];
     fmt_ym(last - 11, from);
     fmt_ym(last, to);

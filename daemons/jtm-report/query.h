@@ -20,7 +20,8 @@
  * 1900-2199), and sets the previous period (as many months, just before). Returns 0, or -1 with
  * errstr. */
 int jtm_report_set_period(jtm_report *r, const char *from, const char *to, char *errstr, size_t errlen);
-/* The default period: the twelve full months before today (UTC). */
+/* The default period: twelve months up to and including the current one (UTC), so the latest
+ * weeks of the waiting list and their alarms are in; the current month is still running. */
 void jtm_report_default_period(jtm_report *r);
 /* True when s is a CBS municipality code: "GM" and four digits. */
 int jtm_report_gemeente_ok(const char *s);
