@@ -55,8 +55,8 @@ chmod 600 "$STATE/region.key" "$STATE/webhook.secret"
 
 # --- The municipalities' webhook endpoint (one local receiver for all, verifying signatures).
 HOOK_PORT=${JTM_DEMO_HOOK_PORT:-18089}
-python3 "$JTM_ROOT/ops/webhook_receiver.py" "$HOOK_PORT" "$STATE/webhook.secret" "$STATE/webhooks.ndjson" \
-  >"$STATE/receiver.log" 2>&1 &
+python3 "$JTM_ROOT/ops/alert-receiver.py" --port "$HOOK_PORT" --secret-file "$STATE/webhook.secret" \
+  --log "$STATE/webhooks.ndjson" >"$STATE/receiver.log" 2>&1 &
 PIDS+=($!)
 
 # --- The daemons.
