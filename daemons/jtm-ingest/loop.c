@@ -48,6 +48,8 @@ struct jtm_ingest {
     tracker *tr;
     size_t ntr;
     uint64_t inflight, max_inflight;
+    uint64_t dr_count, dr_seen; /* delivery reports so far; value at the last change */
+    int64_t dr_change_ms;
     rd_kafka_message_t **bl; /* backlog: consumed, not yet accepted by the producer; FIFO */
     size_t bl_head, bl_len, bl_cap;
     bool paused;
@@ -168,6 +170,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     int32_t partition = (int32_t)(op >> (SEQ_BITS + 8));
     uint64_t gen = (op >> SEQ_BITS) & GEN_MASK, seq40 = op & SEQ_MASK;
     in->inflight--;
+    in->dr_count++;
     if (msg->err) {
         jtm_counter_add(in->delivery_errors, 1);
         if (!atomic_exchange(&in->failed, 1))
@@ -426,6 +429,7 @@ jtm_ingest *jtm_ingest_new(const jtm_ingest_settings *s, jtm_transform *t, jtm_m
     in->t = t;
     in->m = m;
     in->max_inflight = 200000;
+    in->dr_change_ms = now_ms();
     atomic_init(&in->failed, 0);
     atomic_init(&in->broker_ok, 1);
     atomic_init(&in->stopping, 0);
@@ -502,24 +506,40 @@ int jtm_ingest_health(void *opaque, char *reason, size_t len)
 
 /* ---- the loop ---- */
 
-static void stats_tick(jtm_ingest *in, bool query_lag)
+/* Lag from what the consumer already knows (position and the watermarks of the last fetch): no
+ * broker round trip, so the tick never stalls the loop. The broker counts as unreachable when
+ * messages are in flight and no delivery report arrived for JTM_INGEST_STALL_MS. */
+#define JTM_INGEST_STALL_MS 15000
+static void stats_tick(jtm_ingest *in, bool log_line)
 {
-    jtm_kafka_lag *lag = NULL;
-    size_t n = 0;
-    char err[256];
-    int ok = !query_lag || jtm_kafka_lag_get(in->c, 2000, &lag, &n, err, sizeof err) == 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        tracker *t = tracker_get(in, lag[i].partition, false);
-        if (t && lag[i].lag >= 0)
-            jtm_gauge_set(t->lag, (double)lag[i].lag);
-        if (lag[i].high < 0)
-            ok = 0;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(in->c, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        rd_kafka_position(in->c, a);
+        for (int i = 0; i < a->cnt; i++) {
+            int64_t lo = -1, hi = -1;
+            tracker *t = tracker_get(in, a->elems[i].partition, false);
+            if (!t || rd_kafka_get_watermark_offsets(in->c, a->elems[i].topic, a->elems[i].partition, &lo, &hi) ||
+                hi < 0)
+                continue;
+            int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+            if (pos >= 0)
+                jtm_gauge_set(t->lag, (double)(hi > pos ? hi - pos : 0));
+        }
+        rd_kafka_topic_partition_list_destroy(a);
     }
-    free(lag);
+    int64_t now = now_ms();
+    if (in->dr_seen != in->dr_count || in->inflight == 0) {
+        in->dr_seen = in->dr_count;
+        in->dr_change_ms = now;
+    }
+    int ok = now - in->dr_change_ms < JTM_INGEST_STALL_MS;
+    if (ok != atomic_load(&in->broker_ok))
+        log_warn(ok ? "broker_reachable" : "broker_unreachable", "inflight=%" PRIu64 " stalled_ms=%" PRId64,
+                 in->inflight, now - in->dr_change_ms);
     atomic_store(&in->broker_ok, ok);
     jtm_gauge_set(in->g_broker_up, ok);
     jtm_gauge_set(in->g_inflight, (double)in->inflight);
-    if (in->s.stats_interval_ms > 0) {
+    if (log_line) {
         char line[3800];
         log_info("stats", "%s", jtm_metrics_log_line(in->m, "jtm_ingest_", line, sizeof line));
     }
@@ -595,7 +615,7 @@ int jtm_ingest_run(jtm_ingest *in)
                 log_error("kafka_fatal", "error=%s action=stop_for_restart", jtm_log_quote(q, sizeof q, err));
                 atomic_store(&in->failed, 1);
             }
-            stats_tick(in, true);
+            stats_tick(in, in->s.stats_interval_ms > 0);
             next_stats = now + (in->s.stats_interval_ms > 0 ? in->s.stats_interval_ms : 10000);
         }
     }
@@ -613,7 +633,7 @@ int jtm_ingest_run(jtm_ingest *in)
     if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("kafka_commit_failed", "when=shutdown err=%s", rd_kafka_err2name(cerr));
     rd_kafka_consumer_close(in->c);
-    stats_tick(in, false);
+    stats_tick(in, true);
     log_info("stopped", "exit=%d", failed ? JTM_EXIT_FAILURE : JTM_EXIT_OK);
     return failed ? JTM_EXIT_FAILURE : JTM_EXIT_OK;
 }
