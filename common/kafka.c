@@ -281,11 +281,10 @@ void jtm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     default:
         what = "error";
+        /* librdkafka's advice: drop the whole assignment (assign(NULL) is legal under both
+         * protocols); the group hands the partitions out again. */
         log_warn("kafka_rebalance_error", "client=%s err=%s", rd_kafka_name(rk), rd_kafka_err2name(err));
-        if (cooperative)
-            error = rd_kafka_incremental_unassign(rk, partitions);
-        else
-            ret = rd_kafka_assign(rk, NULL);
+        ret = rd_kafka_assign(rk, NULL);
         break;
     }
     if (error) {
@@ -375,6 +374,7 @@ int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_
 {
     *out = NULL;
     *n = 0;
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     rd_kafka_topic_partition_list_t *pos = NULL, *com = NULL;
     jtm_kafka_lag *res = NULL;
     int rc = -1;
@@ -392,7 +392,7 @@ int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_
         snprintf(errstr, errlen, "lag: position: %s", rd_kafka_err2str(err));
         goto out;
     }
-    if ((err = rd_kafka_committed(rk, com, timeout_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if ((err = rd_kafka_committed(rk, com, timeout_ms > 0 ? timeout_ms : 1)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errstr, errlen, "lag: committed offsets: %s", rd_kafka_err2str(err));
         goto out;
     }
@@ -408,14 +408,18 @@ int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_
         l->partition = p->partition;
         l->position = p->offset >= 0 ? p->offset : -1;
         l->committed = com->elems[i].offset >= 0 ? com->elems[i].offset : -1;
-        l->low = l->high = l->lag = -1;
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, timeout_ms) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
-            l->low = lo;
-            l->high = hi;
-            int64_t from = l->position >= 0 ? l->position : l->committed >= 0 ? l->committed : lo;
-            l->lag = hi > from ? hi - from : 0;
+        int64_t lo = RD_KAFKA_OFFSET_INVALID, hi = RD_KAFKA_OFFSET_INVALID;
+        rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &lo, &hi);
+        int64_t left = deadline - now_ms();
+        if (hi < 0 && left > 0 &&
+            rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, (int)left) != 0)
+            lo = hi = RD_KAFKA_OFFSET_INVALID;
+        l->low = lo >= 0 ? lo : -1;
+        l->high = hi >= 0 ? hi : -1;
+        l->lag = -1;
+        if (l->high >= 0) {
+            int64_t from = l->position >= 0 ? l->position : l->committed >= 0 ? l->committed : l->low >= 0 ? l->low : 0;
+            l->lag = l->high > from ? l->high - from : 0;
         }
     }
     *out = res;

@@ -97,14 +97,20 @@ typedef struct jtm_kafka_lag {
     int32_t partition;
     int64_t position;  /* next offset this consumer will read; -1 when unknown (nothing read yet) */
     int64_t committed; /* committed offset of the group; -1 when none */
-    int64_t low, high; /* watermarks from the broker: first retained offset and end offset */
-    int64_t lag;       /* high - (position, else committed, else low); -1 when high is unknown */
+    int64_t low, high; /* watermarks: first retained offset (-1 unless statistics.interval.ms is
+                        * set or the broker was asked) and end offset (-1 when unknown) */
+    int64_t lag;       /* high - (position, else committed, else low, else 0); -1 when high is unknown */
 } jtm_kafka_lag;
 
-/* Lag of every partition assigned to this consumer: committed offsets and watermarks are queried
- * from the broker (two round trips per partition at most, each bounded by timeout_ms), so call it
- * from a metrics tick, not per message. *out (malloc'd, caller frees) gets *n entries; 0 entries
- * when nothing is assigned. Returns 0, or -1 with errstr. */
+/* Lag of every partition assigned to this consumer, cheaply enough for every metrics tick:
+ * positions and high watermarks come from librdkafka's cache (every fetch response carries the
+ * high watermark), committed offsets from one request to the group coordinator. Only partitions
+ * with no cached watermark yet (assigned, not fetched) are asked of their leader, and only within
+ * what is left of timeout_ms; the call returns in about timeout_ms at most. (Asking every partition
+ * would not do: a leader answers a connection's requests in order, so each question waits behind
+ * the consumer's long-polling fetch, fetch.wait.max.ms, 500 ms by default, per partition.)
+ * *out (malloc'd, caller frees) gets *n entries; 0 entries when nothing is assigned. Returns 0, or
+ * -1 with errstr. */
 int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_t *n, char *errstr,
                       size_t errlen);
 
