@@ -9,7 +9,7 @@
 #include "pg.h"
 
 /* Column positions of the query below; the CSV has study_pid in place of pid. */
-enum { C_PID = 0, C_GEMEENTE, C_SEX, C_AGE_BAND, C_PATH, C_NCOLS_QI_END };
+enum { C_PID = 0, C_GEMEENTE, C_SEX, C_AGE_BAND, C_PATH };
 
 const char *const jtm_extract_columns[] = {
     "study_pid",      "gemeente",       "sex",          "age_band",        "path",
