@@ -41,9 +41,10 @@ rd_kafka_t *jtm_kafka_producer_new(const jtm_kvlist *kafka, jtm_kafka_dr_fn dr_m
 /* A group consumer with its main queue redirected to the consumer queue (so rd_kafka_consumer_poll
  * serves logs, errors and rebalances). Defaults, which the pass-through keys override:
  * group.id=group_id, enable.auto.offset.store=false, enable.auto.commit=true,
- * auto.offset.reset=earliest, partition.assignment.strategy=cooperative-sticky (the mock cluster
- * of librdkafka 2.0.2 serves it: tests/it_kafka.c checks). group_id may be NULL only when the
- * pass-through sets group.id. rebalance_cb NULL means jtm_kafka_rebalance_cb; opaque goes to it.
+ * auto.offset.reset=earliest, partition.assignment.strategy=range (eager; cooperative-sticky works
+ * too, on the devbroker as well, through kafka.partition.assignment.strategy: tests/it_kafka.c runs
+ * both). group_id may be NULL only when the pass-through sets group.id. rebalance_cb NULL means
+ * jtm_kafka_rebalance_cb; opaque goes to it.
  * Against the devbroker, set kafka.session.timeout.ms=6000 in tests: its mock keeps a group whose
  * last member left closed for session.timeout.ms - 1 s (44 s by default) before a restarted
  * consumer can join. Returns NULL with errstr. */

@@ -199,7 +199,7 @@ static int assigned(rd_kafka_t *c)
 }
 
 /* Two members share the topic: the second takes over part of the partitions, the first keeps the
- * rest, nothing is lost. strategy NULL is the default, cooperative-sticky; "range" is eager. */
+ * rest, nothing is lost. "range" (the default) is eager, "cooperative-sticky" incremental. */
 static void two_members(const char *strategy, const char *protocol)
 {
     char *topic = jtm_test_unique("itk-two");
@@ -251,7 +251,7 @@ static void two_members(const char *strategy, const char *protocol)
 
 Test(it_kafka, cooperative_rebalance_between_two_members, .timeout = 180)
 {
-    two_members(NULL, "COOPERATIVE");
+    two_members("cooperative-sticky", "COOPERATIVE");
 }
 
 Test(it_kafka, eager_rebalance_between_two_members, .timeout = 180)

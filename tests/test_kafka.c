@@ -88,7 +88,7 @@ Test(kafka, consumer_defaults_group_and_overrides)
     cr_assert_str_eq(conf_value(rk, "enable.auto.commit", buf, sizeof buf), "true");
     conf_value(rk, "auto.offset.reset", buf, sizeof buf); /* librdkafka reads back its alias */
     cr_assert(strcmp(buf, "earliest") == 0 || strcmp(buf, "smallest") == 0, "%s", buf);
-    cr_assert_str_eq(conf_value(rk, "partition.assignment.strategy", buf, sizeof buf), "cooperative-sticky");
+    cr_assert_str_eq(conf_value(rk, "partition.assignment.strategy", buf, sizeof buf), "range");
     rd_kafka_destroy(rk);
 
     jtm_kvlist_set(&kv, "group.id", "from-config");
