@@ -417,3 +417,33 @@ Test(it_devbroker, retention_prunes_old_batches_silently, .timeout = 120)
     free(a);
     devbroker_stop(&d);
 }
+
+/* The mock never fails over by itself; "leader" does, and a producer follows the new leader while
+ * the old one stays down. */
+Test(it_devbroker, leader_command_fails_over_while_a_broker_is_down, .timeout = 120)
+{
+    devbroker d;
+    devbroker_start(&d, "2", "fo:4");
+    jtm_kvlist kv = {0};
+    jtm_kvlist_set(&kv, "bootstrap.servers", d.bootstrap);
+    delivery dr = {0};
+    rd_kafka_t *p = jtm_kafka_producer_new(&kv, on_delivery, &dr, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    control_ok(&d, "leader fo all 1");
+    produce_range(p, "fo", 0, 100);
+    cr_assert_eq(jtm_kafka_flush(p, 30000, NULL, err, sizeof err), 0, "%s", err);
+    control_ok(&d, "down 1");
+    control_ok(&d, "leader fo all 2");
+    produce_range(p, "fo", 100, 300);
+    double t0 = now_s();
+    cr_assert_eq(jtm_kafka_flush(p, 30000, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(dr.ok, 300, "delivered %d (%d failed)", dr.ok, dr.failed);
+    cr_log_info("fail-over: delivered within %.2f s with broker 1 down", now_s() - t0);
+    rd_kafka_destroy(p);
+    jtm_kvlist_free(&kv);
+    int total = 0, distinct = 0;
+    count_topic(d.bootstrap, "fo", &total, &distinct);
+    cr_assert_eq(total, 300, "total %d", total);
+    cr_assert_eq(distinct, 300, "distinct %d", distinct);
+    devbroker_stop(&d);
+}

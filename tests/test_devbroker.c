@@ -57,6 +57,11 @@ Test(devbroker, commands, .timeout = 60)
     expect(d, "clear Fetch", 0, "ok api=1");
     expect(d, "create z 5", 0, "ok topic=z partitions=5");
     expect(d, "stats", 0, "ok brokers=2 up=2 topics=3 partitions=12");
+    expect(d, "leader y 1 2", 0, "ok topic=y partitions=1 leader=2");
+    expect(d, "leader z all 1", 0, "ok topic=z partitions=5 leader=1");
+    expect(d, "leader y 1 3", -1, "error: usage");
+    expect(d, "leader y x 1", -1, "error: usage");
+    expect(d, "leader nothere all 1", -1, "error: no topic nothere");
     expect(d, "help", 0, "ok commands:");
 
     expect(d, "", -1, "error: empty");

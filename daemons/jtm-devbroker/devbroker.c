@@ -481,10 +481,54 @@ static int cmd_create(jtm_devbroker *d, const char *topic, const char *parts, ch
     return 0;
 }
 
+/* leader <topic> <partition|all> <broker>: the mock never moves leadership by itself (a down
+ * broker's partitions just stall); this is how a fault test simulates a fail-over. */
+static int cmd_leader(jtm_devbroker *d, const char *topic, const char *part, const char *broker, char *reply,
+                      size_t replylen)
+{
+    long p = -1;
+    int id;
+    if (!topic_name_ok(topic) || (strcmp(part, "all") != 0 && parse_long(part, 0, 99999, &p) != 0) ||
+        parse_broker(d, broker, &id) != 0 || id < 0) {
+        snprintf(reply, replylen, "error: usage: leader <topic> <partition|all> <1..%d>", d->brokers);
+        return -1;
+    }
+    int from = (int)p, to = (int)p;
+    if (p < 0) {
+        char perr[256];
+        rd_kafka_t *rk = probe_new(d, perr, sizeof perr);
+        if (!rk) {
+            snprintf(reply, replylen, "error: %s", perr);
+            return -1;
+        }
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 2000);
+        const rd_kafka_metadata_topic_t *t = err ? NULL : find_topic(md, topic);
+        from = 0;
+        to = t ? t->partition_cnt - 1 : -1;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        if (!t) {
+            snprintf(reply, replylen, "error: no topic %s%s%s", topic, err ? ": " : "", err ? rd_kafka_err2str(err) : "");
+            return -1;
+        }
+    }
+    for (int i = from; i <= to; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_mock_partition_set_leader(d->mc, topic, i, id);
+        if (err) {
+            snprintf(reply, replylen, "error: leader %s [%d]: %s", topic, i, rd_kafka_err2str(err));
+            return -1;
+        }
+    }
+    snprintf(reply, replylen, "ok topic=%s partitions=%d leader=%d", topic, to - from + 1, id);
+    return 0;
+}
+
 const char *jtm_devbroker_help(void)
 {
     return "ok commands: down <id|all>; up <id|all>; rtt <id|all> <ms>; errors <api> <error> <count>; "
-           "clear <api>; create <topic> <partitions>; stats [topic]; help";
+           "clear <api>; create <topic> <partitions>; leader <topic> <partition|all> <id>; stats [topic]; help";
 }
 
 int jtm_devbroker_command(jtm_devbroker *d, const char *line, char *reply, size_t replylen)
@@ -574,6 +618,13 @@ int jtm_devbroker_command(jtm_devbroker *d, const char *line, char *reply, size_
             return -1;
         }
         return cmd_create(d, tok[1], tok[2], reply, replylen);
+    }
+    if (strcmp(cmd, "leader") == 0) {
+        if (n != 4) {
+            snprintf(reply, replylen, "error: usage: leader <topic> <partition|all> <1..%d>", d->brokers);
+            return -1;
+        }
+        return cmd_leader(d, tok[1], tok[2], tok[3], reply, replylen);
     }
     if (strcmp(cmd, "stats") == 0) {
         if (n > 2) {

@@ -11,7 +11,9 @@
  *   through its API, so --partitions applies only to the topics created at start-up and by the
  *   "create" command. Consumers (allow.auto.create.topics=false) do not create topics.
  * - Brokers can be taken down (connections closed, new ones refused) and up again on the same
- *   port; request errors can be queued per API; a round-trip time can be added per broker.
+ *   port; request errors can be queued per API; a round-trip time can be added per broker. It never
+ *   moves a partition's leadership by itself (a down leader's partitions stall until it is up or
+ *   the "leader" command moves them).
  * - Consumer groups with eager and cooperative (cooperative-sticky) assignment, offset commits,
  *   idempotent producers (duplicates of a retried batch are acknowledged, not written).
  * - Group quirks: the first join waits 3 s; a group whose last member left stays "joining" for
