@@ -155,7 +155,11 @@ Test(access, municipality_sees_only_its_own_rows_everywhere)
                    " AS 'BEGIN RETURN (SELECT count(*) FROM wh.route WHERE gemeente = ''GM0363''); END';"
                    "CREATE FUNCTION monitor.t_invoker() RETURNS SETOF text LANGUAGE sql"
                    " AS 'SELECT DISTINCT gemeente FROM wh.route';"
-                   "CREATE VIEW monitor.t_owner_view AS SELECT gemeente, pid FROM wh.care_episode;");
+                   "CREATE VIEW monitor.t_owner_view AS SELECT gemeente, pid FROM wh.care_episode;"
+                   "CREATE VIEW monitor.t_alert_view AS SELECT gemeente, category, status FROM ops.alert;"
+                   "INSERT INTO ops.alert (gemeente, category, method, week, observed, upper_bound, status)"
+                   " VALUES ('GM0505', '45', 'C2', '2024-01-01', 9, 4, 'firing'),"
+                   "        ('GM0363', '45', 'C2', '2024-01-01', 9, 4, 'firing');");
     cr_assert_eq(count(admin, "SELECT count(*) FROM pg_proc WHERE proname LIKE 't\\_%' AND proowner <> 'jtm_owner'::regrole"), 0);
 
     char *login = unique_login("gm0505");
@@ -174,6 +178,7 @@ Test(access, municipality_sees_only_its_own_rows_everywhere)
     PQclear(rels);
     cr_assert_gt(count(m, "SELECT count(*) FROM monitor.waiting_list_weekly WHERE waiting > 0"), 0);
     cr_assert_eq(count(m, "SELECT count(*) FROM monitor.t_owner_view"), 12, "owner-rights view filtered");
+    cr_assert_eq(count(m, "SELECT count(*) FROM monitor.t_alert_view"), 1, "a view over ops.alert is filtered too");
 
     /* Functions. */
     cr_assert_eq(count(m, "SELECT count(*) FROM monitor.t_definer() g WHERE g <> 'GM0505'"), 0);
@@ -335,7 +340,7 @@ Test(access, owner_objects_cannot_bypass_row_security)
     const char *unprotected =
         "SELECT count(*) FROM pg_class cl JOIN pg_namespace n ON n.oid = relnamespace"
         " JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attname = 'gemeente'"
-        " WHERE nspname IN ('staging','wh','monitor') AND relkind IN ('r','p')"
+        " WHERE nspname IN ('staging','wh','monitor','ops') AND relkind IN ('r','p')"
         " AND NOT (relrowsecurity AND relforcerowsecurity)";
     cr_assert_eq(count(admin, unprotected), 0);
     /* A table, a partitioned table with a partition, and a view added later are secured at once. */
