@@ -161,7 +161,9 @@ rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id
     /* range (eager rebalancing), not cooperative-sticky: with librdkafka 2.0.2 a cooperative
      * consumer fetched about 500 messages/s after its first prefetch from the dev broker (fetches
      * waited out fetch.wait.max.ms one partition at a time), while range consumed the same 88k
-     * events in 2 s. Operators on a real cluster can still set
+     * events in 2 s. (A plain poll loop without pause/resume or lag queries was as fast under
+     * both: 100k events in 64 partitions, 0.07 s range, 0.09 s cooperative-sticky; the interaction
+     * with jtm-ingest's loop is not pinned down.) Operators on a real cluster can still set
      * kafka.partition.assignment.strategy=cooperative-sticky; the rebalance callback handles both. */
     static const char *const defaults[][2] = {
         {"enable.auto.offset.store", "false"},
