@@ -72,51 +72,58 @@ int main(int argc, char **argv)
     jtm_passthrough pt = {0};
     char err[1024];
     jtm_log_init("jtm-migrate", JTM_LOG_INFO);
+    int rc = JTM_EXIT_OK;
+    char *conninfo = NULL;
     if (jtm_config_load(migrate_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-migrate: %s\n", err);
-        return JTM_EXIT_CONFIG;
+        rc = JTM_EXIT_CONFIG;
+        goto out;
     }
     for (int i = 0; i < n_overrides; i++) {
         char *eq = strchr(overrides[i], '=');
         if (!eq) {
             fprintf(stderr, "jtm-migrate: -X expects key=value\n");
-            return JTM_EXIT_USAGE;
+            rc = JTM_EXIT_USAGE;
+            goto out;
         }
         *eq = '\0';
         if (jtm_config_set(migrate_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err) != 0) {
             fprintf(stderr, "jtm-migrate: %s\n", err);
-            return JTM_EXIT_CONFIG;
+            rc = JTM_EXIT_CONFIG;
+            goto out;
         }
     }
     jtm_log_level lvl;
     if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
         fprintf(stderr, "jtm-migrate: log.level: unknown level\n");
-        return JTM_EXIT_CONFIG;
+        rc = JTM_EXIT_CONFIG;
+        goto out;
     }
     jtm_log_set_level(lvl);
     jtm_signals_install();
-    char *conninfo = jtm_config_pg_conninfo(&pt);
+    conninfo = jtm_config_pg_conninfo(&pt);
     if (jtm_pg_conninfo_check(conninfo, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-migrate: %s\n", err);
-        free(conninfo);
-        return JTM_EXIT_CONFIG;
+        rc = JTM_EXIT_CONFIG;
+        goto out;
     }
     PGconn *conn = jtm_pg_connect(conninfo, (int)cfg.connect_wait_ms, err, sizeof err);
-    free(conninfo);
+    char q[1100];
     if (!conn) {
-        log_error("pg_unavailable", "error=\"%s\"", err);
-        return JTM_EXIT_UNAVAILABLE;
+        log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
+        rc = JTM_EXIT_UNAVAILABLE;
+        goto out;
     }
     int applied = 0;
-    int rc = jtm_migrate(conn, dir ? dir : cfg.dir, &applied, err, sizeof err);
-    PQfinish(conn);
-    if (rc < 0) {
-        char q[1100];
+    if (jtm_migrate(conn, dir ? dir : cfg.dir, &applied, err, sizeof err) < 0) {
         log_error("migration_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
-        jtm_config_free(migrate_options, &cfg, &pt);
-        return JTM_EXIT_FAILURE;
+        rc = JTM_EXIT_FAILURE;
+    } else {
+        log_info("migrations_done", "applied=%d", applied);
     }
-    log_info("migrations_done", "applied=%d", applied);
+    PQfinish(conn);
+out:
+    free(conninfo);
     jtm_config_free(migrate_options, &cfg, &pt);
-    return JTM_EXIT_OK;
+    return rc;
 }
