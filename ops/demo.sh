@@ -81,8 +81,6 @@ route.default.secret_file = $STATE/webhook.secret
 route.GM0505.url = http://127.0.0.1:$HOOK_PORT/GM0505
 route.GM0505.secret_file = $STATE/webhook.secret
 CONF
-"$BIN/jtm-alert" -c "$STATE/alert.conf" >"$STATE/alert.log" 2>&1 &
-PIDS+=($!)
 
 # --- The synthetic region: three years up to this week, a spike three weeks ago.
 START=$(date -u -d "$(date -u +%Y-%m-%d) -3 years +1 day" +%Y-%m-%d)
@@ -112,7 +110,10 @@ while :; do
   sleep 1
 done
 
-# --- Alerts: the linker notified the alerter; give delivery a moment.
+# --- Alerts: started once the warehouse has caught up, as after a backfill (alerting on a
+# half-loaded history would page municipalities for spikes that are only load order).
+"$BIN/jtm-alert" -c "$STATE/alert.conf" >"$STATE/alert.log" 2>&1 &
+PIDS+=($!)
 for _ in $(seq 1 30); do [ -s "$STATE/webhooks.ndjson" ] && break; sleep 1; done
 
 "$BIN/jtm-report" -X "pg.conninfo=$JTM_PG_CONNINFO" -o "$STATE/report.html" 2>"$STATE/report.log" ||
@@ -151,7 +152,7 @@ if [ -s "$STATE/webhooks.ndjson" ]; then
   python3 - "$STATE/webhooks.ndjson" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
-    n = json.loads(line)["notice"]
+    n = json.loads(line)
     print(f"  {n['status']:8} {n['municipality']} category {n['category']} week {n['week']}: "
           f"{n['observed']} waiting, upper bound {n['upper_bound']} ({n['method']}), signature verified")
 PY
