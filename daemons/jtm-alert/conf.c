@@ -37,6 +37,8 @@ const jtm_option alert_options[] = {
     JTM_OPT_INT("deliver.backoff_max_ms", "900000", 10, 86400000, backoff_max_ms, alert_config, "retry delay cap"),
     JTM_OPT_INT("deliver.max_attempts", "20", 1, 1000, max_attempts, alert_config,
                 "attempts before a notice is recorded as failed"),
+    JTM_OPT_STR("metrics.listen", NULL, metrics_listen, alert_config,
+                "host:port for /metrics and /healthz (loopback, e.g. 127.0.0.1:9468; empty: off)"),
     JTM_OPT_END,
 };
 

@@ -28,6 +28,7 @@ typedef struct alert_config {
     long long backoff_initial_ms;
     long long backoff_max_ms;
     long long max_attempts;
+    char *metrics_listen;
 } alert_config;
 
 extern const jtm_option alert_options[];

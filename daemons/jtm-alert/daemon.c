@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,65 @@
 
 #include "deliver.h"
 #include "log.h"
+#include "metrics.h"
 #include "pg.h"
+#include "service.h"
 #include "signals.h"
 #include "state.h"
+
+/* What /metrics shows and /healthz reads. The HTTP thread only reads the atomics. */
+typedef struct alert_mx {
+    jtm_metrics *m;
+    jtm_counter *evaluations, *eval_failures, *fired, *resolved, *reconnects;
+    jtm_gauge *pg_up_g, *leader_g, *series_g, *last_eval_g;
+    alert_deliver_metrics d;
+    atomic_int pg_up;
+} alert_mx;
+
+static void mx_init(alert_mx *x)
+{
+    static const double ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+    x->m = jtm_metrics_new();
+    if (!x->m)
+        return;
+    x->evaluations = jtm_metrics_counter(x->m, "jtm_alert_evaluations_total", "waiting-list evaluations completed", NULL);
+    x->eval_failures = jtm_metrics_counter(x->m, "jtm_alert_evaluation_failures_total",
+                                           "evaluations that failed (PostgreSQL error)", NULL);
+    x->fired = jtm_metrics_counter(x->m, "jtm_alert_fired_total", "alert episodes started (firing notice queued)", NULL);
+    x->resolved = jtm_metrics_counter(x->m, "jtm_alert_resolved_total",
+                                      "alert episodes resolved (resolved notice queued)", NULL);
+    x->d.delivered = jtm_metrics_counter(x->m, "jtm_alert_deliveries_sent_total",
+                                         "webhook attempts answered 2xx (notice delivered)", NULL);
+    x->d.retried = jtm_metrics_counter(x->m, "jtm_alert_deliveries_retried_total",
+                                       "webhook attempts that failed and will be retried (5xx, 408, 429, timeout)", NULL);
+    x->d.failed = jtm_metrics_counter(x->m, "jtm_alert_deliveries_failed_total",
+                                      "notices given up (4xx, no route, or max attempts)", NULL);
+    x->d.attempt_ms = jtm_metrics_histogram(x->m, "jtm_alert_attempt_duration_ms", "webhook attempt duration", NULL, ms,
+                                            sizeof ms / sizeof ms[0]);
+    x->reconnects = jtm_metrics_counter(x->m, "jtm_alert_pg_reconnects_total", "PostgreSQL reconnections", NULL);
+    x->pg_up_g = jtm_metrics_gauge(x->m, "jtm_alert_pg_up", "1 while connected to PostgreSQL", NULL);
+    x->leader_g = jtm_metrics_gauge(x->m, "jtm_alert_leader",
+                                    "1 while this process holds the sender lock, 0 while standby", NULL);
+    x->series_g = jtm_metrics_gauge(x->m, "jtm_alert_series", "series seen by the last evaluation", NULL);
+    x->last_eval_g = jtm_metrics_gauge(x->m, "jtm_alert_last_evaluation_seconds",
+                                       "unix time of the last completed evaluation", NULL);
+}
+
+static void mx_pg(alert_mx *x, int up)
+{
+    atomic_store(&x->pg_up, up);
+    jtm_gauge_set(x->pg_up_g, up);
+}
+
+static int health(void *opaque, char *reason, size_t len)
+{
+    alert_mx *x = opaque;
+    if (!atomic_load(&x->pg_up)) {
+        snprintf(reason, len, "postgresql unavailable");
+        return 1;
+    }
+    return 0;
+}
 
 static long long now_ms(void)
 {
@@ -70,10 +127,15 @@ static int become_leader(PGconn *conn, char *errstr, size_t errlen)
                 log_info("leader", NULL);
             return 1;
         }
-        if (!logged)
+        if (!logged) {
             log_info("standby", "reason=\"another jtm-alert holds the lock on this database\"");
+            jtm_service_ready("standby: another jtm-alert holds the lock");
+        }
         logged = 1;
-        jtm_sleep_ms_interruptible(2000);
+        for (int i = 0; i < 4 && jtm_run; i++) {
+            jtm_service_watchdog();
+            jtm_sleep_ms_interruptible(500);
+        }
     }
     return 0;
 }
@@ -115,7 +177,26 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
     }
     int exit_code = JTM_EXIT_OK;
     alert_sender *sender = NULL;
-    PGconn *conn = jtm_pg_connect(conninfo, (int)cfg->connect_wait_ms, err, sizeof err);
+    PGconn *conn = NULL;
+    alert_mx mx;
+    memset(&mx, 0, sizeof mx);
+    mx_init(&mx);
+    jtm_metrics_http *http = NULL;
+    if (!mx.m) {
+        log_error("out_of_memory", NULL);
+        exit_code = JTM_EXIT_SOFTWARE;
+        goto out;
+    }
+    if (cfg->metrics_listen && *cfg->metrics_listen) {
+        http = jtm_metrics_serve(mx.m, cfg->metrics_listen, health, &mx, err, sizeof err);
+        if (!http) {
+            log_error("metrics_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+            exit_code = JTM_EXIT_CONFIG;
+            goto out;
+        }
+        log_info("metrics_listening", "listen=%s port=%d", cfg->metrics_listen, jtm_metrics_http_port(http));
+    }
+    conn = jtm_pg_connect(conninfo, (int)cfg->connect_wait_ms, err, sizeof err);
     if (!conn) {
         if (!jtm_run)
             goto out;
@@ -123,6 +204,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         exit_code = JTM_EXIT_UNAVAILABLE;
         goto out;
     }
+    mx_pg(&mx, 1);
     int ready = schema_ready(conn, err, sizeof err);
     if (ready <= 0) {
         if (ready < 0)
@@ -157,10 +239,14 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         exit_code = JTM_EXIT_SOFTWARE;
         goto out;
     }
+    alert_sender_set_metrics(sender, &mx.d);
+    mx_pg(&mx, 1);
+    jtm_gauge_set(mx.leader_g, 1);
     log_info("started", "method=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld routes=%zu "
                         "interrupted_attempts=%ld",
              jtm_ears_method_name(rules.ears.method), rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma,
              cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
+    jtm_service_ready("evaluating");
 
     int need_eval = 1, view_missing_logged = 0;
     long long next_eval = 0, next_deliver = 0, last_eval = now_ms() - cfg->debounce_ms;
@@ -168,12 +254,21 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
      * retry sooner than the schedule but no faster than this backoff, so the log does not flood. */
     jtm_backoff eval_backoff = {.initial_ms = 1000, .max_ms = 60000}, deliver_backoff = eval_backoff;
     while (jtm_run) {
+        jtm_service_watchdog();
         if (jtm_pg_is_broken(conn)) {
-            log_warn("pg_reconnect", NULL);
+            if (conn)
+                log_warn("pg_reconnect", NULL);
+            mx_pg(&mx, 0);
+            jtm_gauge_set(mx.leader_g, 0);
             PQfinish(conn);
-            conn = jtm_pg_connect(conninfo, 0, err, sizeof err);
-            if (!conn)
-                break; /* stopped while reconnecting */
+            /* Short connect rounds, so the watchdog is fed while PostgreSQL is away. */
+            conn = jtm_pg_connect(conninfo, 5000, err, sizeof err);
+            if (!conn) {
+                if (!jtm_run)
+                    break; /* stopped while reconnecting */
+                continue;
+            }
+            mx_pg(&mx, 1);
             int lead = become_leader(conn, err, sizeof err);
             if (lead == 0)
                 break;
@@ -185,6 +280,10 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
                 jtm_sleep_ms_interruptible(1000);
                 continue;
             }
+            mx_pg(&mx, 1);
+            jtm_gauge_set(mx.leader_g, 1);
+            jtm_counter_add(mx.reconnects, 1);
+            jtm_service_ready("evaluating");
             need_eval = 1; /* notifications may have been missed */
         }
         if ((need_eval && now_ms() >= last_eval + cfg->debounce_ms) || now_ms() >= next_eval) {
@@ -199,12 +298,18 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
                              jtm_log_quote(q, sizeof q, err));
                 view_missing_logged = 1;
             } else if (r < 0) {
+                jtm_counter_add(mx.eval_failures, 1);
                 log_error("evaluate_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
                 if (!jtm_pg_is_broken(conn))
                     next_eval = now_ms() + jtm_backoff_next(&eval_backoff);
             } else {
                 jtm_backoff_reset(&eval_backoff);
                 view_missing_logged = 0;
+                jtm_counter_add(mx.evaluations, 1);
+                jtm_counter_add(mx.fired, (uint64_t)st.fired);
+                jtm_counter_add(mx.resolved, (uint64_t)st.resolved);
+                jtm_gauge_set(mx.series_g, (double)st.series);
+                jtm_gauge_set(mx.last_eval_g, (double)time(NULL));
                 log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld", st.series, st.monitored,
                          st.fired, st.resolved);
             }
@@ -239,14 +344,19 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
             if (pfd.fd >= 0 && poll(&pfd, 1, (int)wait) < 0 && errno != EINTR)
                 log_warn("poll_failed", "errno=%d", errno);
         }
-        if (drain_notifies(conn) > 0)
+        if (!jtm_pg_is_broken(conn) && drain_notifies(conn) > 0)
             need_eval = 1;
+        if (jtm_pg_is_broken(conn))
+            mx_pg(&mx, 0);
     }
+    jtm_service_stopping();
     log_info("stopped", "signal=%d", (int)jtm_stop_signal);
 out:
+    jtm_metrics_http_stop(http);
     alert_sender_free(sender);
     if (conn)
         PQfinish(conn);
+    jtm_metrics_free(mx.m);
     curl_global_cleanup();
     return exit_code;
 }

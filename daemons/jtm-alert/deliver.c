@@ -17,6 +17,7 @@ struct alert_sender {
     const alert_routes *routes;
     CURL *curl; /* reused: keeps connections to the receivers alive */
     unsigned long long rnd;
+    alert_deliver_metrics m;
 };
 
 alert_sender *alert_sender_new(const alert_config *cfg, const alert_routes *routes, char *errstr, size_t errlen)
@@ -48,6 +49,19 @@ void alert_sender_free(alert_sender *s)
         return;
     curl_easy_cleanup(s->curl);
     free(s);
+}
+
+void alert_sender_set_metrics(alert_sender *s, const alert_deliver_metrics *m)
+{
+    if (s && m)
+        s->m = *m;
+}
+
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 static unsigned long long xorshift(unsigned long long *x)
@@ -220,13 +234,16 @@ static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char
     long attempt = attempts_before + 1;
     if (!rt) {
         log_error("delivery_failed", "delivery_id=%s gemeente=%s kind=%s reason=no_route", id, gemeente, kind);
+        jtm_counter_add(s->m.failed, 1);
         int r = finish_attempt(conn, attempt_id, id, 0, "no route for this municipality and no route.default",
                                "failed", "failed", 0, errstr, errlen);
         free(attempt_id);
         return r;
     }
     char err[CURL_ERROR_SIZE + 128] = "";
+    long long t0 = mono_us();
     long status = post(s, rt, key, body, err, sizeof err);
+    jtm_histogram_observe(s->m.attempt_ms, (double)(mono_us() - t0) / 1000.0);
     const char *outcome, *dstatus;
     long delay = 0;
     int retryable = status == 0 || status >= 500 || status == 408 || status == 429;
@@ -239,6 +256,10 @@ static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char
     } else {
         outcome = dstatus = "failed";
     }
+    jtm_counter_add(strcmp(outcome, "delivered") == 0 ? s->m.delivered
+                    : strcmp(outcome, "retry") == 0     ? s->m.retried
+                                                        : s->m.failed,
+                    1);
     if (status && !(status >= 200 && status < 300) && !*err)
         snprintf(err, sizeof err, "HTTP %ld", status);
     char q[300] = "";

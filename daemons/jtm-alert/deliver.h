@@ -10,11 +10,20 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "metrics.h"
 
 typedef struct alert_sender alert_sender;
 
+/* What the sender counts (any member may be NULL): attempts by outcome and their duration. */
+typedef struct alert_deliver_metrics {
+    jtm_counter *delivered, *retried, *failed;
+    jtm_histogram *attempt_ms;
+} alert_deliver_metrics;
+
 alert_sender *alert_sender_new(const alert_config *cfg, const alert_routes *routes, char *errstr, size_t errlen);
 void alert_sender_free(alert_sender *s);
+/* Counts every attempt from now on in m (copied; the metrics must outlive the sender). */
+void alert_sender_set_metrics(alert_sender *s, const alert_deliver_metrics *m);
 
 /* Marks attempts left in flight by a previous run (killed between send and record) as
  * interrupted; their deliveries are still pending and go out again with the same key and body.
