@@ -46,5 +46,18 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_erro
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$JTM_ROOT/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# A bounded libFuzzer run of the parse -> validate -> pseudonymise path (clang, ASan+UBSan),
+# before the main suite so that ctest's closing summary is the suite's. Runs with no ctest
+# arguments, or when JTM_TEST_FUZZ=1; JTM_FUZZ_SECONDS sets its length (default 60).
+fuzz_rc=0
+if [ "${JTM_TEST_FUZZ:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+  FUZZ_BUILD=${JTM_TEST_FUZZ_BUILD:-$JTM_ROOT/build-fuzz}
+  CC=clang jtm_build "$FUZZ_BUILD" -DJTM_FUZZ=ON -DJTM_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
+  JTM_FUZZ_SECONDS=${JTM_FUZZ_SECONDS:-60} ctest --test-dir "$FUZZ_BUILD/tests/fuzz" --output-on-failure || fuzz_rc=$?
+fi
+
 cd "$BUILD"
-ctest --output-on-failure --timeout 900 -j2 "$@"
+rc=0
+ctest --output-on-failure --timeout 900 -j2 "$@" || rc=$?
+[ "$fuzz_rc" = 0 ] || { jtm_log "the fuzz run failed (see above)"; [ "$rc" != 0 ] || rc=$fuzz_rc; }
+exit "$rc"
