@@ -38,7 +38,7 @@ jtm_build() {
   local dir=$1; shift
   cmake -S "$JTM_ROOT" -B "$dir" "$@" >/dev/null || jtm_die "cmake configure failed"
   local st=0
-  cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || st=$?
+  cmake --build "$dir" -j"$(nproc)" ${JTM_BUILD_TARGET:+--target "$JTM_BUILD_TARGET"} >"$dir/build.log" 2>&1 || st=$?
   grep -E 'warning:|error:|Error ' "$dir/build.log" >&2 || true
   [ "$st" = 0 ] || { tail -n 30 "$dir/build.log" >&2; jtm_die "build failed (log: $dir/build.log)"; }
 }

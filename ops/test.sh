@@ -52,7 +52,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fuzz_rc=0
 if [ "${JTM_TEST_FUZZ:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
   FUZZ_BUILD=${JTM_TEST_FUZZ_BUILD:-$JTM_ROOT/build-fuzz}
-  CC=clang jtm_build "$FUZZ_BUILD" -DJTM_FUZZ=ON -DJTM_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
+  CC=clang JTM_BUILD_TARGET=fuzz_transform jtm_build "$FUZZ_BUILD" -DJTM_FUZZ=ON -DJTM_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
   JTM_FUZZ_SECONDS=${JTM_FUZZ_SECONDS:-60} ctest --test-dir "$FUZZ_BUILD/tests/fuzz" --output-on-failure || fuzz_rc=$?
 fi
 
