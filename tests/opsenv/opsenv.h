@@ -306,7 +306,10 @@ static inline pid_t ops_start_linker(const ops_pipe *p, const char *conninfo, co
     char conf[8192], path[1600], logpath[1600];
     snprintf(conf, sizeof conf,
              "kafka.bootstrap.servers = %s\npg.conninfo = %s\ntopics.jgz = %s\ntopics.verzuim = %s\n"
-             "topics.soj = %s\ngroup = %s\nstats.interval_ms = 2000\nmetrics.listen = %s\n" OPS_KAFKA_TIMEOUTS "%s",
+             "topics.soj = %s\ngroup = %s\nstats.interval_ms = 2000\nmetrics.listen = %s\n"
+             /* the database is migrated when created; a migration being edited in the tree meanwhile
+              * must not stop the linker */
+             "migrate.on_start = false\n" OPS_KAFKA_TIMEOUTS "%s",
              p->boot, conninfo, p->pseudo[0], p->pseudo[1], p->pseudo[2], group, metrics ? metrics : "",
              extra ? extra : "");
     snprintf(path, sizeof path, "%s/%s.conf", p->dir, group);
