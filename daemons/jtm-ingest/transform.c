@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bsn.h"
+#include "json_fast.h"
 
 /* How a type-specific field is checked and written. */
 typedef enum {
@@ -558,8 +559,7 @@ jtm_transform_rc jtm_transform_run(jtm_transform *t, const void *raw, size_t len
         snprintf(out->reason, sizeof out->reason, "too_large");
         return JTM_TRANSFORM_REJECT;
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(raw ? raw : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *root = jtm_json_parse(raw, len);
     if (!root) {
         snprintf(out->reason, sizeof out->reason, "json_parse");
         return JTM_TRANSFORM_REJECT;
