@@ -1,7 +1,7 @@
 /* jtm-ingest against a real broker: the hostile corpus mixed with valid events (DLQ reasons,
  * exact pseudo bytes, the daemon keeps running), a synthetic region scanned for leaked
- * identifiers, SIGKILL in the middle of a 200k-event stream (nothing missing after a restart), and
- * SIGTERM (exit 0, offsets committed up to the end). */
+ * identifiers, SIGKILL in the middle of a 200k-event stream (nothing missing after a restart), a
+ * broker outage ridden out, and SIGTERM (exit 0, offsets committed up to the end). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -658,53 +660,65 @@ static void on_kill_dlq(const rd_kafka_message_t *m, void *arg)
     mk->dlq++;
 }
 
-Test(it_ingest, sigkill_mid_stream_loses_nothing, .timeout = 900)
-{
-    const int n = getenv("JTM_IT_INGEST_EVENTS") ? atoi(getenv("JTM_IT_INGEST_EVENTS")) : 200000;
-    /* An own broker with 64 partitions: the shared one's 4 would prune a stream this long. */
-    char *dir = jtm_test_tmpdir(), *bootfile = NULL, *brokerlog = NULL, *topics = NULL;
-    char *u = jtm_test_unique("kill");
+/* A raw stream on an own devbroker (its own partitions, optionally a control socket for faults):
+ * n events, valid allocations with event_id K-<i> and each its own child, every 97th truncated;
+ * Kafka key = i. */
+typedef struct stream {
+    int n, parts;
+    char *dir, *bootfile, *brokerlog, *topics, *u, *bootstrap, *ctl;
+    pid_t broker;
     daemon_env e;
-    cr_assert(asprintf(&bootfile, "%s/bootstrap", dir) > 0);
-    cr_assert(asprintf(&brokerlog, "%s/devbroker.log", dir) > 0);
-    cr_assert(asprintf(&topics, "raw.soj.%s:%d,pseudo.soj.%s:%d,dlq.soj.%s:%d", u, KILL_PARTS, u, KILL_PARTS, u,
-                       KILL_PARTS) > 0);
+    marks mk;
+} stream;
+
+static void stream_setup(stream *sm, const char *prefix, int n, int parts, bool control)
+{
+    memset(sm, 0, sizeof *sm);
+    sm->n = n;
+    sm->parts = parts;
+    sm->dir = jtm_test_tmpdir();
+    sm->u = jtm_test_unique(prefix);
+    cr_assert(asprintf(&sm->bootfile, "%s/bootstrap", sm->dir) > 0);
+    cr_assert(asprintf(&sm->brokerlog, "%s/devbroker.log", sm->dir) > 0);
+    cr_assert(asprintf(&sm->ctl, "%s/ctl", sm->dir) > 0);
+    cr_assert(asprintf(&sm->topics, "raw.soj.%s:%d,pseudo.soj.%s:%d,dlq.soj.%s:%d", sm->u, parts, sm->u, parts, sm->u,
+                       parts) > 0);
     char *bin = jtm_test_bin("jtm-devbroker");
-    char *bargv[] = {bin, (char *)"--topics", topics, (char *)"--bootstrap-file", bootfile, NULL};
-    pid_t broker = jtm_test_spawn(bargv, brokerlog);
+    char *bargv[] = {bin, (char *)"--topics", sm->topics, (char *)"--bootstrap-file", sm->bootfile,
+                     control ? (char *)"--control-socket" : NULL, sm->ctl, NULL};
+    sm->broker = jtm_test_spawn(bargv, sm->brokerlog);
     free(bin);
-    for (int i = 0; i < 200 && access(bootfile, R_OK) != 0; i++)
+    for (int i = 0; i < 200 && access(sm->bootfile, R_OK) != 0; i++)
         usleep(100000);
     size_t blen;
-    char *bootstrap = slurp_path(bootfile, &blen);
-    while (blen && (bootstrap[blen - 1] == '\n' || bootstrap[blen - 1] == ' '))
-        bootstrap[--blen] = '\0';
-    e = env_new(bootstrap, "soj");
-    /* Use the pre-created topics. */
-    free(e.raw);
-    free(e.pseudo);
-    free(e.dlq);
-    cr_assert(asprintf(&e.raw, "raw.soj.%s", u) > 0);
-    cr_assert(asprintf(&e.pseudo, "pseudo.soj.%s", u) > 0);
-    cr_assert(asprintf(&e.dlq, "dlq.soj.%s", u) > 0);
+    sm->bootstrap = slurp_path(sm->bootfile, &blen);
+    while (blen && (sm->bootstrap[blen - 1] == '\n' || sm->bootstrap[blen - 1] == ' '))
+        sm->bootstrap[--blen] = '\0';
+    daemon_env *e = &sm->e;
+    *e = env_new(sm->bootstrap, "soj");
+    free(e->raw);
+    free(e->pseudo);
+    free(e->dlq);
+    cr_assert(asprintf(&e->raw, "raw.soj.%s", sm->u) > 0);
+    cr_assert(asprintf(&e->pseudo, "pseudo.soj.%s", sm->u) > 0);
+    cr_assert(asprintf(&e->dlq, "dlq.soj.%s", sm->u) > 0);
     char *conf = NULL;
-    size_t keylen;
-    char *keydata = slurp("ingest/key.txt", &keylen);
     cr_assert(asprintf(&conf,
                        "feed = soj\nkey.file = %s/region.key\nkey.id = k2026\nschema.dir = %s/schemas\n"
                        "topic.raw = %s\ntopic.pseudo = %s\ntopic.dlq = %s\ngroup.id = %s\n"
                        "stats.interval.ms = 2000\nkafka.bootstrap.servers = %s\nkafka.auto.commit.interval.ms = 500\n"
                        "kafka.session.timeout.ms = 6000\n",
-                       e.dir, JTM_SOURCE_DIR, e.raw, e.pseudo, e.dlq, e.group, bootstrap) > 0);
-    jtm_test_write_file(e.conf, conf, 0644);
+                       e->dir, JTM_SOURCE_DIR, e->raw, e->pseudo, e->dlq, e->group, sm->bootstrap) > 0);
+    jtm_test_write_file(e->conf, conf, 0644);
     free(conf);
 
-    /* n events: valid allocations with event_id K-<i>, every 97th one broken; key = i. */
-    marks mk = {calloc((size_t)n, 1), n, calloc((size_t)n, 33), calloc((size_t)n, sizeof(int)), 0, 0, 0};
+    marks *mk = &sm->mk;
+    *mk = (marks){calloc((size_t)n, 1), n, calloc((size_t)n, 33), calloc((size_t)n, sizeof(int)), 0, 0, 0};
+    size_t keylen, tlen;
+    char *keydata = slurp("ingest/key.txt", &keylen);
     jtm_key *key;
     cr_assert_eq(jtm_key_from_bytes(keydata, keylen, "k2026", &key, err, sizeof err), 0);
     free(keydata);
-    size_t tlen;
     char *tmpl = slurp("ingest/valid/soj_allocation.json", &tlen);
     /* Pieces around the event id and the BSN; each event gets its own child (pid), so the
      * pseudo events spread over the partitions like real ones. */
@@ -714,7 +728,7 @@ Test(it_ingest, sigkill_mid_stream_loses_nothing, .timeout = 900)
         tlen--;
     int l1 = (int)(at - tmpl), l2 = (int)(bt - at - 15), l3 = (int)(tlen - (size_t)(bt - tmpl) - 9);
     const char *p2 = at + 15, *p3 = bt + 9;
-    rd_kafka_t *p = producer(bootstrap);
+    rd_kafka_t *p = producer(sm->bootstrap);
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         char buf[2048], id[16], k[16], first8[16], bsn[10];
@@ -728,58 +742,120 @@ Test(it_ingest, sigkill_mid_stream_loses_nothing, .timeout = 900)
         int len = snprintf(buf, sizeof buf, "%.*s%s%.*s%s%.*s", l1, tmpl, id, l2, p2, bsn, l3, p3);
         if (i % 97 == 0)
             len = l1 + 10; /* truncated: json_parse */
-        produce(p, e.raw, k, buf, (size_t)len);
-        jtm_pseudonym_hex(key, "event:soj:", id, strlen(id), mk.hash[i]);
-        mk.order[i] = i;
+        produce(p, e->raw, k, buf, (size_t)len);
+        jtm_pseudonym_hex(key, "event:soj:", id, strlen(id), mk->hash[i]);
+        mk->order[i] = i;
     }
     flush(p);
     rd_kafka_destroy(p);
     cr_log_info("produced %d raw events in %.1f s", n, now_s() - t0);
-    g_marks = &mk;
-    qsort(mk.order, (size_t)n, sizeof(int), cmp_order);
+    g_marks = mk;
+    qsort(mk->order, (size_t)n, sizeof(int), cmp_order);
     free(tmpl);
     jtm_key_free(key);
+}
 
-    rd_kafka_t *rk = reader(bootstrap);
-    pid_t pid = start_ingest(&e);
-    t0 = now_s();
-    wait_count(rk, &e, KILL_PARTS, n / 3, pid, 600);
+/* After the daemon committed the end of the raw topic: every raw event is on pseudo or the DLQ. */
+static void stream_verify(stream *sm)
+{
+    rd_kafka_t *rk = reader(sm->bootstrap);
+    read_all(rk, sm->e.pseudo, on_kill_pseudo, &sm->mk);
+    read_all(rk, sm->e.dlq, on_kill_dlq, &sm->mk);
+    rd_kafka_destroy(rk);
+    int missing = 0;
+    for (int i = 0; i < sm->n; i++)
+        if (!sm->mk.seen[i] && missing++ < 5)
+            cr_log_error("raw event %d is in neither pseudo nor DLQ", i);
+    cr_expect_eq(missing, 0, "%d of %d raw events missing", missing, sm->n);
+    cr_expect_geq(sm->mk.dlq, (sm->n + 96) / 97, "every broken event reached the DLQ");
+    cr_log_info("pseudo=%" PRId64 " dlq=%" PRId64 " duplicates=%" PRId64, sm->mk.pseudo, sm->mk.dlq, sm->mk.dups);
+}
+
+static void stream_free(stream *sm)
+{
+    jtm_test_stop(sm->broker, SIGTERM, 10000);
+    free(sm->mk.seen);
+    free(sm->mk.hash);
+    free(sm->mk.order);
+    free(sm->bootstrap);
+    free(sm->bootfile);
+    free(sm->brokerlog);
+    free(sm->topics);
+    free(sm->ctl);
+    free(sm->u);
+    env_free(&sm->e);
+    free(sm->dir);
+}
+
+Test(it_ingest, sigkill_mid_stream_loses_nothing, .timeout = 900)
+{
+    const int n = getenv("JTM_IT_INGEST_EVENTS") ? atoi(getenv("JTM_IT_INGEST_EVENTS")) : 200000;
+    /* An own broker with 64 partitions: the shared one's 4 would prune a stream this long. */
+    stream sm;
+    stream_setup(&sm, "kill", n, KILL_PARTS, false);
+    daemon_env *e = &sm.e;
+    rd_kafka_t *rk = reader(sm.bootstrap);
+    pid_t pid = start_ingest(e);
+    double t0 = now_s();
+    wait_count(rk, e, KILL_PARTS, n / 3, pid, 600);
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
-    int64_t at_kill = topic_count(rk, e.pseudo, KILL_PARTS) + topic_count(rk, e.dlq, KILL_PARTS);
+    int64_t at_kill = topic_count(rk, e->pseudo, KILL_PARTS) + topic_count(rk, e->dlq, KILL_PARTS);
     cr_log_info("SIGKILL after %.1f s with %" PRId64 " written", now_s() - t0, at_kill);
-    pid = start_ingest(&e);
+    pid = start_ingest(e);
     /* Done when the group committed the end of every raw partition (auto commit every 500 ms). */
-    expect_committed_to_end_within(bootstrap, e.group, e.raw, 600);
-    int64_t cur = topic_count(rk, e.pseudo, KILL_PARTS) + topic_count(rk, e.dlq, KILL_PARTS);
+    expect_committed_to_end_within(sm.bootstrap, e->group, e->raw, 600);
+    int64_t cur = topic_count(rk, e->pseudo, KILL_PARTS) + topic_count(rk, e->dlq, KILL_PARTS);
     cr_log_info("done after %.1f s, %" PRId64 " written for %d raw", now_s() - t0, cur, n);
+    rd_kafka_destroy(rk);
     int rc = jtm_test_stop(pid, SIGTERM, 60000);
     if (rc != 0)
-        dump_log(&e);
+        dump_log(e);
     cr_expect_eq(rc, 0, "SIGTERM after the restart: exit %d", rc);
-    expect_committed_to_end(bootstrap, e.group, e.raw);
+    expect_committed_to_end(sm.bootstrap, e->group, e->raw);
+    stream_verify(&sm);
+    stream_free(&sm);
+}
 
-    read_all(rk, e.pseudo, on_kill_pseudo, &mk);
-    read_all(rk, e.dlq, on_kill_dlq, &mk);
+/* One command to the devbroker's control socket; returns its answer line. */
+static void control(const char *path, const char *cmd)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connect %s", path);
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s\n", cmd);
+    cr_assert_eq(write(fd, line, (size_t)n), n);
+    ssize_t r = read(fd, line, sizeof line - 1);
+    cr_assert_gt(r, 0);
+    line[r] = '\0';
+    cr_assert(strncmp(line, "ok", 2) == 0, "devbroker '%s': %s", cmd, line);
+    close(fd);
+}
+
+Test(it_ingest, broker_outage_ridden_out, .timeout = 600)
+{
+    const int n = 30000;
+    stream sm;
+    stream_setup(&sm, "outage", n, 8, true);
+    daemon_env *e = &sm.e;
+    rd_kafka_t *rk = reader(sm.bootstrap);
+    pid_t pid = start_ingest(e);
+    wait_count(rk, e, 8, n / 4, pid, 300);
     rd_kafka_destroy(rk);
-    int missing = 0;
-    for (int i = 0; i < n; i++)
-        if (!mk.seen[i] && missing++ < 5)
-            cr_log_error("raw event %d is in neither pseudo nor DLQ", i);
-    cr_expect_eq(missing, 0, "%d of %d raw events missing", missing, n);
-    cr_expect_geq(mk.dlq, (n + 96) / 97, "every broken event reached the DLQ");
-    cr_log_info("pseudo=%" PRId64 " dlq=%" PRId64 " duplicates=%" PRId64, mk.pseudo, mk.dlq, mk.dups);
-
-    jtm_test_stop(broker, SIGTERM, 10000);
-    free(mk.seen);
-    free(mk.hash);
-    free(mk.order);
-    free(bootstrap);
-    free(bootfile);
-    free(brokerlog);
-    free(topics);
-    free(u);
-    env_free(&e);
-    free(dir);
+    control(sm.ctl, "down all");
+    sleep(8);
+    int st;
+    cr_expect_eq(waitpid(pid, &st, WNOHANG), 0, "jtm-ingest still runs during the outage");
+    control(sm.ctl, "up all");
+    expect_committed_to_end_within(sm.bootstrap, e->group, e->raw, 300);
+    int rc = jtm_test_stop(pid, SIGTERM, 60000);
+    if (rc != 0)
+        dump_log(e);
+    cr_expect_eq(rc, 0, "SIGTERM after the outage: exit %d", rc);
+    stream_verify(&sm);
+    stream_free(&sm);
 }
