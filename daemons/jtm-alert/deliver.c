@@ -10,6 +10,7 @@
 #include "log.h"
 #include "payload.h"
 #include "pg.h"
+#include "service.h"
 #include "signals.h"
 
 struct alert_sender {
@@ -290,6 +291,7 @@ int alert_deliver_due(PGconn *conn, alert_sender *s, long *sent, char *errstr, s
     }
     int rc = 0;
     for (int i = 0; i < PQntuples(res) && jtm_run; i++) {
+        jtm_service_watchdog(); /* up to 100 attempts of deliver.timeout_ms each */
         if (deliver_one(conn, s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
                         PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), strtol(PQgetvalue(res, i, 5), NULL, 10),
                         errstr, errlen) != 0) {

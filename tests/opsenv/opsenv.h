@@ -286,7 +286,9 @@ static inline pid_t ops_start_ingest(const ops_pipe *p, int f, const char *metri
     snprintf(conf, sizeof conf,
              "feed = %s\nkey.file = %s/region.key\nkey.id = kops\nkafka.bootstrap.servers = %s\n"
              "topic.raw = %s\ntopic.pseudo = %s\ntopic.dlq = %sdlq.%s\ngroup.id = %sing-%s\n"
-             "stats.interval.ms = 2000\nmetrics.listen = %s\n" OPS_KAFKA_TIMEOUTS,
+             "stats.interval.ms = 2000\nmetrics.listen = %s\n"
+             /* the mock broker keeps 5 MiB per partition and stores compressed batches */
+             "kafka.compression.type = lz4\n" OPS_KAFKA_TIMEOUTS,
              OPS_FEEDS[f], p->dir, p->boot, p->raw[f], p->pseudo[f], p->out, OPS_FEEDS[f], p->out, OPS_FEEDS[f],
              metrics ? metrics : "");
     snprintf(path, sizeof path, "%s/%singest-%s.conf", p->dir, p->out, OPS_FEEDS[f]);
