@@ -95,18 +95,15 @@ lines=$(wc -l <"$state/pseudo.ndjson")
 # The linker: from its assignment to every partition's stored position at the end of its topic.
 group=bench
 t_start=$(now)
-/usr/bin/time -v "$build/bin/jtm-linker" -X kafka.bootstrap.servers="$bootstrap" -X "pg.conninfo=$conninfo" \
+"$build/bin/jtm-linker" -X kafka.bootstrap.servers="$bootstrap" -X "pg.conninfo=$conninfo" \
     -X group=$group -X stats.interval_ms=5000 ${JTM_BENCH_LINKER_ARGS:-} 2>"$state/linker.log" &
 linker=$!
 pids+=($linker)
 applied() { psql_ -c "SELECT coalesce(sum(next_offset), 0) FROM ops.kafka_offset WHERE consumer_group = '$group'"; }
 until grep -q event=kafka_assigned "$state/linker.log"; do sleep 0.05; done
 t_assigned=$(now)
-rss_peak=0
 while [ "$(applied)" -lt "$pseudo" ]; do
     kill -0 $linker 2>/dev/null || { tail "$state/linker.log" >&2; exit 1; }
-    r=$(awk '/VmHWM/ {print $2}' /proc/$(pgrep -P $linker jtm-linker || echo $linker)/status 2>/dev/null || echo 0)
-    [ "${r:-0}" -gt "$rss_peak" ] && rss_peak=$r
     sleep 0.2
 done
 t_done=$(now)
@@ -154,9 +151,10 @@ FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1000 - k.ts 
 SQL
 fi
 
+# Peak resident set size (VmHWM) of the linker over the whole run, read before it stops.
+rss_peak=$(awk '/VmHWM/ {print $2}' /proc/$linker/status)
 kill -TERM $linker
 wait $linker || true
-rss_time=$(sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\).*/\1/p' "$state/linker.log")
 grep 'event=stats' "$state/linker.log" | tail -n 1 >&2
 
 # Baseline: the same rows with psql \copy into a plain table.
@@ -167,5 +165,5 @@ t1=$(now)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 copy_eps=$(echo "$lines / $copy_s" | bc)
 say "copy: $lines rows in $copy_s s"
-echo "linker_peak_rss_kb=${rss_time:-$rss_peak} events=$pseudo children=$children"
+echo "linker_peak_rss_kb=$rss_peak events=$pseudo children=$children"
 echo "linker_eps=$linker_eps copy_eps=$copy_eps ratio=$(echo "scale=3; $linker_eps / $copy_eps" | bc)"
