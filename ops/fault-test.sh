@@ -4,7 +4,7 @@
 # every fault (SIGKILL of jtm-ingest, of all three ingests at once, of jtm-linker once and twice
 # in a row, of jtm-alert; PostgreSQL stopped and started; the broker down and up; the linker's
 # table locked) at random moments during a synthetic run, then the warehouse compared row for row
-# with a clean run. Takes 10-20 minutes on two cores.
+# with a clean run. Takes about 6 minutes on two cores, plus the first build.
 #   ops/fault-test.sh                       a random schedule (its seed is printed)
 #   JTM_FAULT_SEED=1234 ops/fault-test.sh   replay a schedule
 # Its own state folder, build folder and PostgreSQL port (override with JTM_TEST_STATE,
