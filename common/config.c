@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -382,4 +384,44 @@ char *jtm_config_pg_conninfo(const jtm_passthrough *pt)
         if (strcmp(pt->pg.items[i].key, "conninfo") != 0)
             append_pg_value(&buf, &len, &cap, pt->pg.items[i].key, pt->pg.items[i].value);
     return buf;
+}
+
+int jtm_config_cli_add(jtm_kvlist *cli, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        return -1;
+    char *key = strndup(kv, (size_t)(eq - kv));
+    if (!key) {
+        fputs("jtm: out of memory\n", stderr);
+        abort();
+    }
+    jtm_kvlist_set(cli, key, eq + 1);
+    free(key);
+    return 0;
+}
+
+int jtm_config_startup(const jtm_option *table, void *target, jtm_passthrough *pt, const char *path,
+                       const jtm_kvlist *cli, char *errstr, size_t errlen)
+{
+    if (jtm_config_load(table, target, pt, path, errstr, errlen) != 0)
+        return -1;
+    for (size_t i = 0; cli && i < cli->count; i++) {
+        char inner[512];
+        if (jtm_config_set(table, target, pt, cli->items[i].key, cli->items[i].value, inner, sizeof inner) != 0) {
+            snprintf(errstr, errlen, "command line: %s", inner);
+            return -1;
+        }
+    }
+    const jtm_option *lvl = find_option(table, "log.level");
+    if (lvl && lvl->type == JTM_OPT_STRING) {
+        const char *name = *(char **)((char *)target + lvl->offset);
+        jtm_log_level level;
+        if (!name || jtm_log_level_parse(name, &level) != 0) {
+            snprintf(errstr, errlen, "option log.level: expected debug, info, warn or error");
+            return -1;
+        }
+        jtm_log_set_level(level);
+    }
+    return 0;
 }

@@ -77,6 +77,14 @@ int jtm_config_load_env(const jtm_option *table, void *target, jtm_passthrough *
 /* Defaults, then file (if path not NULL), then environment. The common start-up sequence. */
 int jtm_config_load(const jtm_option *table, void *target, jtm_passthrough *pt, const char *path,
                     char *errstr, size_t errlen);
+/* Records one "-X key=value" from the command line in cli (a later setting of the same key wins).
+ * Returns -1 when there is no '='. Flags that stand for a key use jtm_kvlist_set(cli, key, value). */
+int jtm_config_cli_add(jtm_kvlist *cli, const char *key_equals_value);
+/* The start-up every program shares: defaults, the file (path may be NULL), the environment, then
+ * the command-line settings in cli (may be NULL); then, when the table has a "log.level" string
+ * option, that level is applied to the logger. Returns 0, or -1 with errstr naming the source. */
+int jtm_config_startup(const jtm_option *table, void *target, jtm_passthrough *pt, const char *path,
+                       const jtm_kvlist *cli, char *errstr, size_t errlen);
 /* Frees the strings the table owns in target and the pass-through lists. */
 void jtm_config_free(const jtm_option *table, void *target, jtm_passthrough *pt);
 /* Prints the option table as --help text: name, type, default, help. */

@@ -125,3 +125,39 @@ Test(config, conninfo_quotes_values)
     free(ci);
     jtm_kvlist_free(&pt.pg);
 }
+
+typedef struct leveled_config {
+    char *log_level;
+    long long n;
+} leveled_config;
+
+static const jtm_option leveled_options[] = {
+    JTM_OPT_STR("log.level", "info", log_level, leveled_config, "level"),
+    JTM_OPT_INT("n", "1", 0, 100, n, leveled_config, "a number"),
+    JTM_OPT_END,
+};
+
+Test(config, startup_applies_command_line_last_and_log_level)
+{
+    leveled_config c = {0};
+    jtm_passthrough pt = {0};
+    jtm_kvlist cli = {0};
+    cr_assert_eq(jtm_config_cli_add(&cli, "n=5"), 0);
+    cr_assert_eq(jtm_config_cli_add(&cli, "n=7"), 0, "a later setting wins");
+    cr_assert_eq(jtm_config_cli_add(&cli, "kafka.client.id=x=y"), 0, "the value may hold '='");
+    cr_assert_eq(jtm_config_cli_add(&cli, "no-equals"), -1);
+    cr_assert_eq(jtm_config_cli_add(&cli, "=v"), -1);
+    setenv("JTM_N", "3", 1);
+    cr_assert_eq(jtm_config_startup(leveled_options, &c, &pt, NULL, &cli, err, sizeof err), 0, "%s", err);
+    unsetenv("JTM_N");
+    cr_assert_eq(c.n, 7);
+    cr_assert_str_eq(jtm_kvlist_get(&pt.kafka, "client.id"), "x=y");
+    jtm_kvlist_set(&cli, "log.level", "loud");
+    cr_assert_eq(jtm_config_startup(leveled_options, &c, &pt, NULL, &cli, err, sizeof err), -1);
+    cr_assert(strstr(err, "log.level"), "%s", err);
+    jtm_kvlist_set(&cli, "n", "1000");
+    cr_assert_eq(jtm_config_startup(leveled_options, &c, &pt, NULL, &cli, err, sizeof err), -1);
+    cr_assert(strstr(err, "command line") && strstr(err, "n"), "%s", err);
+    jtm_kvlist_free(&cli);
+    jtm_config_free(leveled_options, &c, &pt);
+}

@@ -130,8 +130,8 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    char *sets[64][2];
-    int nsets = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     while ((c = getopt_long(argc, argv, "c:X:k:o:hV", longopts, NULL)) != -1) {
         const char *key = NULL;
         switch (c) {
@@ -140,29 +140,20 @@ int main(int argc, char **argv)
         case 'S': key = "study.id"; break;
         case 'o': key = "output"; break;
         case 'k': key = "extract.k"; break;
-        case 'X': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
-                fprintf(stderr, "jtm-extract: -X expects key=value\n");
-                return JTM_EXIT_USAGE;
-            }
-            *eq = '\0';
-            if (nsets < 64) {
-                sets[nsets][0] = optarg;
-                sets[nsets++][1] = eq + 1;
-            }
-            continue;
-        }
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-extract %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        case 'X':
+            if (jtm_config_cli_add(&cli, optarg) == 0)
+                continue;
+            fprintf(stderr, "jtm-extract: -X expects key=value\n");
+            jtm_kvlist_free(&cli);
+            return JTM_EXIT_USAGE;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-extract %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
         default:
             fprintf(stderr, "jtm-extract: try --help\n");
+            jtm_kvlist_free(&cli);
             return JTM_EXIT_USAGE;
         }
-        if (nsets < 64) {
-            sets[nsets][0] = (char *)key;
-            sets[nsets++][1] = optarg;
-        }
+        jtm_kvlist_set(&cli, key, optarg);
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-extract: unexpected argument %s\n", argv[optind]);
@@ -177,21 +168,10 @@ int main(int argc, char **argv)
     PGconn *conn = NULL;
     char *conninfo = NULL, *tmp_csv = NULL, *meta_path = NULL, *tmp_meta = NULL;
     jtm_log_init("jtm-extract", JTM_LOG_INFO);
-    if (jtm_config_load(extract_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(extract_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-extract: %s\n", err);
         goto out;
     }
-    for (int i = 0; i < nsets; i++)
-        if (jtm_config_set(extract_options, &cfg, &pt, sets[i][0], sets[i][1], err, sizeof err) != 0) {
-            fprintf(stderr, "jtm-extract: %s\n", err);
-            goto out;
-        }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-extract: log.level: unknown level\n");
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     if (!cfg.output || !*cfg.output || !cfg.key_file || !*cfg.key_file || !cfg.study_id) {
         fprintf(stderr, "jtm-extract: --study-key-file, --study-id and -o are required (try --help)\n");
         rc = JTM_EXIT_USAGE;
@@ -270,5 +250,6 @@ out:
     free(meta_path);
     free(tmp_meta);
     jtm_config_free(extract_options, &cfg, &pt);
+    jtm_kvlist_free(&cli);
     return rc;
 }

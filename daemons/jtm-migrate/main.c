@@ -47,25 +47,30 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *dir = NULL;
-    char *overrides[64];
-    int n_overrides = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'd': dir = optarg; break;
         case 'X':
-            if (n_overrides < 64)
-                overrides[n_overrides++] = optarg;
+            if (jtm_config_cli_add(&cli, optarg) != 0) {
+                fprintf(stderr, "jtm-migrate: -X expects key=value\n");
+                jtm_kvlist_free(&cli);
+                return JTM_EXIT_USAGE;
+            }
             break;
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-migrate %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-migrate %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
         default:
             fprintf(stderr, "jtm-migrate: try --help\n");
+            jtm_kvlist_free(&cli);
             return JTM_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-migrate: unexpected argument %s\n", argv[optind]);
+        jtm_kvlist_free(&cli);
         return JTM_EXIT_USAGE;
     }
     migrate_config cfg = {0};
@@ -74,32 +79,11 @@ int main(int argc, char **argv)
     jtm_log_init("jtm-migrate", JTM_LOG_INFO);
     int rc = JTM_EXIT_OK;
     char *conninfo = NULL;
-    if (jtm_config_load(migrate_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(migrate_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-migrate: %s\n", err);
         rc = JTM_EXIT_CONFIG;
         goto out;
     }
-    for (int i = 0; i < n_overrides; i++) {
-        char *eq = strchr(overrides[i], '=');
-        if (!eq) {
-            fprintf(stderr, "jtm-migrate: -X expects key=value\n");
-            rc = JTM_EXIT_USAGE;
-            goto out;
-        }
-        *eq = '\0';
-        if (jtm_config_set(migrate_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "jtm-migrate: %s\n", err);
-            rc = JTM_EXIT_CONFIG;
-            goto out;
-        }
-    }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-migrate: log.level: unknown level\n");
-        rc = JTM_EXIT_CONFIG;
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     jtm_signals_install();
     conninfo = jtm_config_pg_conninfo(&pt);
     if (jtm_pg_conninfo_check(conninfo, err, sizeof err) != 0) {
@@ -125,5 +109,6 @@ int main(int argc, char **argv)
 out:
     free(conninfo);
     jtm_config_free(migrate_options, &cfg, &pt);
+    jtm_kvlist_free(&cli);
     return rc;
 }

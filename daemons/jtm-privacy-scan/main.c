@@ -125,38 +125,29 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    char *sets[64][2], *raws[256];
-    int nsets = 0, nraw = 0, c;
+    char *raws[256];
+    jtm_kvlist cli = {0};
+    int nraw = 0, c;
     while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
-        case 'P':
-            if (nsets < 64) {
-                sets[nsets][0] = "pg.conninfo";
-                sets[nsets++][1] = optarg;
-            }
-            break;
+        case 'P': jtm_kvlist_set(&cli, "pg.conninfo", optarg); break;
         case 'R':
             if (nraw < 256)
                 raws[nraw++] = optarg;
             break;
-        case 'X': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
+        case 'X':
+            if (jtm_config_cli_add(&cli, optarg) != 0) {
                 fprintf(stderr, "jtm-privacy-scan: -X expects key=value\n");
+                jtm_kvlist_free(&cli);
                 return JTM_EXIT_USAGE;
             }
-            *eq = '\0';
-            if (nsets < 64) {
-                sets[nsets][0] = optarg;
-                sets[nsets++][1] = eq + 1;
-            }
             break;
-        }
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-privacy-scan %s\n", JTM_VERSION); return JTM_EXIT_OK;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-privacy-scan %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
         default:
             fprintf(stderr, "jtm-privacy-scan: try --help\n");
+            jtm_kvlist_free(&cli);
             return JTM_EXIT_USAGE;
         }
     }
@@ -169,21 +160,10 @@ int main(int argc, char **argv)
     char *conninfo = NULL;
     long tables = 0;
     jtm_log_init("jtm-privacy-scan", JTM_LOG_INFO);
-    if (jtm_config_load(scan_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(scan_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-privacy-scan: %s\n", err);
         goto out;
     }
-    for (int i = 0; i < nsets; i++)
-        if (jtm_config_set(scan_options, &cfg, &pt, sets[i][0], sets[i][1], err, sizeof err) != 0) {
-            fprintf(stderr, "jtm-privacy-scan: %s\n", err);
-            goto out;
-        }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-privacy-scan: log.level: unknown level\n");
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     if (pt.pg.count == 0 && optind >= argc) {
         fprintf(stderr, "jtm-privacy-scan: nothing to scan: give --pg and/or files (try --help)\n");
         rc = JTM_EXIT_USAGE;
@@ -240,5 +220,6 @@ out:
     free(conninfo);
     jtm_scan_free(s);
     jtm_config_free(scan_options, &cfg, &pt);
+    jtm_kvlist_free(&cli);
     return rc;
 }

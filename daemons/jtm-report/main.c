@@ -72,8 +72,8 @@ int main(int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *gemeente = NULL, *from = NULL, *to = NULL, *lang = NULL, *output = NULL;
     bool public_ = false;
-    char *overrides[64];
-    int n_overrides = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     while ((c = getopt_long(argc, argv, "c:X:g:o:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
@@ -84,77 +84,59 @@ int main(int argc, char **argv)
         case OPT_PUBLIC: public_ = true; break;
         case 'o': output = optarg; break;
         case 'X':
-            if (n_overrides == 64) {
-                fprintf(stderr, "jtm-report: too many -X options\n");
+            if (jtm_config_cli_add(&cli, optarg) != 0) {
+                fprintf(stderr, "jtm-report: -X expects key=value\n");
+                jtm_kvlist_free(&cli);
                 return JTM_EXIT_USAGE;
             }
-            overrides[n_overrides++] = optarg;
             break;
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-report %s\n", JTM_VERSION); return JTM_EXIT_OK;
-        default: fprintf(stderr, "jtm-report: try --help\n"); return JTM_EXIT_USAGE;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-report %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        default: fprintf(stderr, "jtm-report: try --help\n"); jtm_kvlist_free(&cli); return JTM_EXIT_USAGE;
         }
     }
+    int rc = JTM_EXIT_USAGE;
+    char err[1024], q[1100];
+    jtm_report r = {0};
+    report_config cfg = {0};
+    jtm_passthrough pt = {0};
+    PGconn *conn = NULL;
+    char *conninfo = NULL;
     if (optind < argc) {
         fprintf(stderr, "jtm-report: unexpected argument %s\n", argv[optind]);
-        return JTM_EXIT_USAGE;
+        goto out;
     }
     if (!output) {
         fprintf(stderr, "jtm-report: -o FILE is required\n");
-        return JTM_EXIT_USAGE;
+        goto out;
     }
     if (gemeente && !jtm_report_gemeente_ok(gemeente)) {
         fprintf(stderr, "jtm-report: --gemeente must be GM and four digits\n");
-        return JTM_EXIT_USAGE;
+        goto out;
     }
     if ((from == NULL) != (to == NULL)) {
         fprintf(stderr, "jtm-report: give --from and --to together\n");
-        return JTM_EXIT_USAGE;
+        goto out;
     }
-    char err[1024], q[1100];
-    jtm_report r = {0};
     if (from) {
         if (jtm_report_set_period(&r, from, to, err, sizeof err) != 0) {
             fprintf(stderr, "jtm-report: %s\n", err);
-            return JTM_EXIT_USAGE;
+            goto out;
         }
     } else {
         jtm_report_default_period(&r);
     }
     if (lang && jtm_lang_parse(lang, &r.lang) != 0) {
         fprintf(stderr, "jtm-report: --lang must be nl or en\n");
-        return JTM_EXIT_USAGE;
+        goto out;
     }
 
-    report_config cfg = {0};
-    jtm_passthrough pt = {0};
-    int rc = JTM_EXIT_CONFIG;
-    PGconn *conn = NULL;
-    char *conninfo = NULL;
+    rc = JTM_EXIT_CONFIG;
     jtm_log_init("jtm-report", JTM_LOG_INFO);
-    if (jtm_config_load(report_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(report_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-report: %s\n", err);
         goto out;
     }
-    for (int i = 0; i < n_overrides; i++) {
-        char *eq = strchr(overrides[i], '=');
-        if (!eq) {
-            fprintf(stderr, "jtm-report: -X expects key=value\n");
-            rc = JTM_EXIT_USAGE;
-            goto out;
-        }
-        *eq = '\0';
-        if (jtm_config_set(report_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "jtm-report: %s\n", err);
-            goto out;
-        }
-    }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-report: log.level: unknown level\n");
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     if (!lang && jtm_lang_parse(cfg.lang, &r.lang) != 0) {
         fprintf(stderr, "jtm-report: report.lang must be nl or en\n");
         goto out;
@@ -214,5 +196,6 @@ out:
     free(conninfo);
     jtm_report_free(&r);
     jtm_config_free(report_options, &cfg, &pt);
+    jtm_kvlist_free(&cli);
     return rc;
 }
