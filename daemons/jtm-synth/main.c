@@ -114,8 +114,8 @@ int main(int argc, char **argv)
         {"late", required_argument, NULL, K_LATE},       {"stats", no_argument, NULL, K_STATS},
         {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    char *overrides[64];
-    int n_overrides = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     struct {
         int key;
         const char *value;
@@ -127,20 +127,21 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'X':
-            if (n_overrides == 64) {
-                fprintf(stderr, "jtm-synth: too many -X\n");
+            if (jtm_config_cli_add(&cli, optarg) != 0) {
+                fprintf(stderr, "jtm-synth: -X expects key=value\n");
                 free(spikes);
+                jtm_kvlist_free(&cli);
                 return JTM_EXIT_USAGE;
             }
-            overrides[n_overrides++] = optarg;
             break;
-        case 'h': usage(stdout); free(spikes); return JTM_EXIT_OK;
-        case 'V': printf("jtm-synth %s\n", JTM_VERSION); free(spikes); return JTM_EXIT_OK;
+        case 'h': usage(stdout); free(spikes); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-synth %s\n", JTM_VERSION); free(spikes); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
         case K_SPIKE: {
             size_t n = strlen(optarg);
             char *s = realloc(spikes, spikes_len + n + 2);
             if (!s) {
                 free(spikes);
+                jtm_kvlist_free(&cli);
                 return JTM_EXIT_SOFTWARE;
             }
             spikes = s;
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
                 if (n_flags == 128) {
                     fprintf(stderr, "jtm-synth: too many options\n");
                     free(spikes);
+                    jtm_kvlist_free(&cli);
                     return JTM_EXIT_USAGE;
                 }
                 flags[n_flags].key = c;
@@ -163,12 +165,14 @@ int main(int argc, char **argv)
             }
             fprintf(stderr, "jtm-synth: try --help\n");
             free(spikes);
+            jtm_kvlist_free(&cli);
             return JTM_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-synth: unexpected argument %s\n", argv[optind]);
         free(spikes);
+        jtm_kvlist_free(&cli);
         return JTM_EXIT_USAGE;
     }
 
@@ -180,24 +184,9 @@ int main(int argc, char **argv)
     int rc = JTM_EXIT_CONFIG;
     bool from_cli[K_STATS + 1] = {false};
     jtm_log_init("jtm-synth", JTM_LOG_INFO);
-    if (jtm_config_load(synth_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(synth_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-synth: %s\n", err);
         goto out;
-    }
-    for (int i = 0; i < n_overrides; i++) {
-        char *eq = strchr(overrides[i], '=');
-        if (!eq) {
-            fprintf(stderr, "jtm-synth: -X expects key=value\n");
-            rc = JTM_EXIT_USAGE;
-            goto out;
-        }
-        *eq = '\0';
-        int bad = jtm_config_set(synth_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err);
-        *eq = '=';
-        if (bad) {
-            fprintf(stderr, "jtm-synth: %s\n", err);
-            goto out;
-        }
     }
     /* Command-line flags win over everything; a bad flag value is a usage error (exit 2). */
     for (int i = 0; i < n_flags; i++) {
@@ -213,13 +202,6 @@ int main(int argc, char **argv)
             goto out;
         from_cli[K_SPIKE] = true;
     }
-
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-synth: log.level: unknown level\n");
-        goto out;
-    }
-    jtm_log_set_level(lvl);
 
     synth_params *p = calloc(1, sizeof *p);
     if (!p) {
@@ -327,6 +309,7 @@ out_p:
     free(p);
 out:
     free(spikes);
+    jtm_kvlist_free(&cli);
     jtm_config_free(synth_options, &cfg, &pt);
     return rc;
 }
