@@ -99,11 +99,8 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     /* Command-line settings in the order given, applied after file and environment. */
-    struct {
-        const char *key;
-        char *value;
-    } sets[128];
-    int nsets = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     const char *config_path = NULL;
     while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
         const char *key = NULL;
@@ -114,33 +111,22 @@ int main(int argc, char **argv)
         case 'f': key = "bootstrap.file"; break;
         case 's': key = "control.socket"; break;
         case 'c': config_path = optarg; break;
-        case 'X': key = ""; break;
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-devbroker %s\n", JTM_VERSION); return JTM_EXIT_OK;
-        default: fprintf(stderr, "jtm-devbroker: try --help\n"); return JTM_EXIT_USAGE;
-        }
-        if (!key)
-            continue;
-        if (nsets == (int)(sizeof sets / sizeof sets[0])) {
-            fprintf(stderr, "jtm-devbroker: too many settings\n");
+        case 'X':
+            if (jtm_config_cli_add(&cli, optarg) == 0)
+                break;
+            fprintf(stderr, "jtm-devbroker: -X expects key=value\n");
+            jtm_kvlist_free(&cli);
             return JTM_EXIT_USAGE;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-devbroker %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        default: fprintf(stderr, "jtm-devbroker: try --help\n"); jtm_kvlist_free(&cli); return JTM_EXIT_USAGE;
         }
-        if (*key == '\0') {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "jtm-devbroker: -X expects key=value\n");
-                return JTM_EXIT_USAGE;
-            }
-            *eq = '\0';
-            sets[nsets].key = optarg;
-            sets[nsets++].value = eq + 1;
-        } else {
-            sets[nsets].key = key;
-            sets[nsets++].value = optarg;
-        }
+        if (key)
+            jtm_kvlist_set(&cli, key, optarg);
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-devbroker: unexpected argument %s\n", argv[optind]);
+        jtm_kvlist_free(&cli);
         return JTM_EXIT_USAGE;
     }
 
@@ -152,24 +138,11 @@ int main(int argc, char **argv)
     jtm_control *ctl = NULL;
     int wrote_file = 0;
     jtm_log_init("jtm-devbroker", JTM_LOG_INFO);
-    if (jtm_config_load(devbroker_options, &cfg, &pt, config_path, err, sizeof err) != 0) {
+    if (jtm_config_startup(devbroker_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-devbroker: %s\n", err);
         rc = JTM_EXIT_CONFIG;
         goto out;
     }
-    for (int i = 0; i < nsets; i++)
-        if (jtm_config_set(devbroker_options, &cfg, &pt, sets[i].key, sets[i].value, err, sizeof err) != 0) {
-            fprintf(stderr, "jtm-devbroker: %s\n", err);
-            rc = JTM_EXIT_CONFIG;
-            goto out;
-        }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-devbroker: log.level: unknown level\n");
-        rc = JTM_EXIT_CONFIG;
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     if (pt.pg.count) {
         fprintf(stderr, "jtm-devbroker: pg.* options mean nothing here\n");
         rc = JTM_EXIT_CONFIG;
@@ -255,5 +228,6 @@ out:
         unlink(cfg.bootstrap_file);
     jtm_devbroker_free(d);
     jtm_config_free(devbroker_options, &cfg, &pt);
+    jtm_kvlist_free(&cli);
     return rc;
 }

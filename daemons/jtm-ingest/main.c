@@ -84,22 +84,27 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *feed_arg = NULL;
-    char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    int n_overrides = 0, c, rc = JTM_EXIT_CONFIG;
+    const char *config_path = NULL;
+    jtm_kvlist cli = {0};
+    int c, rc = JTM_EXIT_CONFIG;
     while ((c = getopt_long(argc, argv, "f:c:X:hV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'f': feed_arg = optarg; break;
+        case 'f': jtm_kvlist_set(&cli, "feed", optarg); break;
         case 'c': config_path = optarg; break;
-        case 'X': overrides[n_overrides++] = optarg; break;
-        case 'h': usage(stdout); free(overrides); return JTM_EXIT_OK;
-        case 'V': printf("jtm-ingest %s\n", JTM_VERSION); free(overrides); return JTM_EXIT_OK;
-        default: fprintf(stderr, "jtm-ingest: try --help\n"); free(overrides); return JTM_EXIT_USAGE;
+        case 'X':
+            if (jtm_config_cli_add(&cli, optarg) == 0)
+                break;
+            fprintf(stderr, "jtm-ingest: -X expects key=value\n");
+            jtm_kvlist_free(&cli);
+            return JTM_EXIT_USAGE;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-ingest %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        default: fprintf(stderr, "jtm-ingest: try --help\n"); jtm_kvlist_free(&cli); return JTM_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-ingest: unexpected argument %s\n", argv[optind]);
-        free(overrides);
+        jtm_kvlist_free(&cli);
         return JTM_EXIT_USAGE;
     }
 
@@ -115,29 +120,8 @@ int main(int argc, char **argv)
     jtm_feed feed;
 
     jtm_log_init("jtm-ingest", JTM_LOG_INFO);
-    if (jtm_config_load(ingest_options, &cfg, &pt, config_path, err, sizeof err) != 0)
+    if (jtm_config_startup(ingest_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0)
         goto config_error;
-    if (feed_arg && jtm_config_set(ingest_options, &cfg, &pt, "feed", feed_arg, err, sizeof err) != 0)
-        goto config_error;
-    for (int i = 0; i < n_overrides; i++) {
-        char *eq = strchr(overrides[i], '=');
-        if (!eq) {
-            fprintf(stderr, "jtm-ingest: -X expects key=value\n");
-            rc = JTM_EXIT_USAGE;
-            goto out;
-        }
-        *eq = '\0';
-        int r = jtm_config_set(ingest_options, &cfg, &pt, overrides[i], eq + 1, err, sizeof err);
-        *eq = '=';
-        if (r != 0)
-            goto config_error;
-    }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        snprintf(err, sizeof err, "log.level: unknown level");
-        goto config_error;
-    }
-    jtm_log_set_level(lvl);
     if (!cfg.feed || jtm_feed_parse(cfg.feed, &feed) != 0) {
         snprintf(err, sizeof err, "feed: expected jgz, verzuim or soj (--feed)");
         goto config_error;
@@ -212,6 +196,6 @@ out:
     jtm_schema_free(schema);
     jtm_key_free(key);
     jtm_config_free(ingest_options, &cfg, &pt);
-    free(overrides);
+    jtm_kvlist_free(&cli);
     return rc;
 }
