@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "service.h"
 
 static int64_t now_ms(void)
 {
@@ -346,7 +347,14 @@ int jtm_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t
 
 int jtm_kafka_flush(rd_kafka_t *rk, int timeout_ms, int *left, char *errstr, size_t errlen)
 {
-    rd_kafka_flush(rk, timeout_ms);
+    /* In slices of at most a second, feeding the systemd watchdog between them: a flush may take
+     * longer than WatchdogSec while the broker is away, and that is waiting, not hanging. */
+    for (int waited = 0; rd_kafka_outq_len(rk) > 0 && waited < timeout_ms;) {
+        int slice = timeout_ms - waited < 1000 ? timeout_ms - waited : 1000;
+        rd_kafka_flush(rk, slice);
+        waited += slice;
+        jtm_service_watchdog();
+    }
     int n = rd_kafka_outq_len(rk);
     if (left)
         *left = n;
