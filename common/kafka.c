@@ -349,12 +349,13 @@ int jtm_kafka_flush(rd_kafka_t *rk, int timeout_ms, int *left, char *errstr, siz
 {
     /* In slices of at most a second, feeding the systemd watchdog between them: a flush may take
      * longer than WatchdogSec while the broker is away, and that is waiting, not hanging. */
-    for (int waited = 0; rd_kafka_outq_len(rk) > 0 && waited < timeout_ms;) {
+    int waited = 0;
+    do { /* at least once: flush also serves delivery reports already waiting */
         int slice = timeout_ms - waited < 1000 ? timeout_ms - waited : 1000;
-        rd_kafka_flush(rk, slice);
-        waited += slice;
+        rd_kafka_flush(rk, slice > 0 ? slice : 0);
+        waited += slice > 0 ? slice : 1;
         jtm_service_watchdog();
-    }
+    } while (rd_kafka_outq_len(rk) > 0 && waited < timeout_ms);
     int n = rd_kafka_outq_len(rk);
     if (left)
         *left = n;
