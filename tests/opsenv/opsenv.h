@@ -254,8 +254,8 @@ static inline void ops_pipe_init(ops_pipe *p, const char *dir, const char *boot,
     snprintf(p->prefix, sizeof p->prefix, "%s", prefix);
     snprintf(p->out, sizeof p->out, "%s", out);
     for (int f = 0; f < 3; f++) {
-        snprintf(p->raw[f], sizeof p->raw[f], "%sraw.%s", prefix, OPS_FEEDS[f]);
-        snprintf(p->pseudo[f], sizeof p->pseudo[f], "%spseudo.%s", out, OPS_FEEDS[f]);
+        snprintf(p->raw[f], sizeof p->raw[f], "%sraw.%s", p->prefix, OPS_FEEDS[f]);
+        snprintf(p->pseudo[f], sizeof p->pseudo[f], "%spseudo.%s", p->out, OPS_FEEDS[f]);
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/region.key", dir);
