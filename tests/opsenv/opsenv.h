@@ -249,10 +249,10 @@ typedef struct ops_pipe {
 static inline void ops_pipe_init(ops_pipe *p, const char *dir, const char *boot, const char *prefix, const char *out)
 {
     memset(p, 0, sizeof *p);
-    snprintf(p->dir, sizeof p->dir, "%s", dir);
-    snprintf(p->boot, sizeof p->boot, "%s", boot);
-    snprintf(p->prefix, sizeof p->prefix, "%s", prefix);
-    snprintf(p->out, sizeof p->out, "%s", out);
+    snprintf(p->dir, sizeof p->dir, "%.*s", (int)sizeof p->dir - 1, dir);
+    snprintf(p->boot, sizeof p->boot, "%.*s", (int)sizeof p->boot - 1, boot);
+    snprintf(p->prefix, sizeof p->prefix, "%.*s", (int)sizeof p->prefix - 1, prefix);
+    snprintf(p->out, sizeof p->out, "%.*s", (int)sizeof p->out - 1, out);
     for (int f = 0; f < 3; f++) {
         snprintf(p->raw[f], sizeof p->raw[f], "%sraw.%s", p->prefix, OPS_FEEDS[f]);
         snprintf(p->pseudo[f], sizeof p->pseudo[f], "%spseudo.%s", p->out, OPS_FEEDS[f]);
