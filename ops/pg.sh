@@ -40,7 +40,8 @@ DATA=${JTM_PGDATA:-${JTM_PG_DIR:-$(default_dir)}}
 SOCK=$(dirname "$DATA")/pgsock
 CONNINFO="host=$SOCK port=$PORT user=postgres dbname=jtm"
 
-as_server() { "${RUNAS[@]}" "$@"; }
+# From /, since the server user may not be allowed into the current folder.
+as_server() { (cd / && "${RUNAS[@]}" "$@"); }
 
 running() { as_server "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
