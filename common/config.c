@@ -174,6 +174,10 @@ int jtm_config_set(const jtm_option *table, void *target, jtm_passthrough *pt, c
     const jtm_option *o = find_option(table, key);
     if (o)
         return set_option(o, target, value, errstr, errlen);
+    if (pt && pt->own_prefix && strncmp(key, pt->own_prefix, strlen(pt->own_prefix)) == 0) {
+        jtm_kvlist_set(&pt->own, key, value);
+        return 0;
+    }
     if (pt && strncmp(key, "kafka.", 6) == 0 && key[6]) {
         jtm_kvlist_set(&pt->kafka, key + 6, value);
         return 0;
@@ -323,6 +327,7 @@ void jtm_config_free(const jtm_option *table, void *target, jtm_passthrough *pt)
     if (pt) {
         jtm_kvlist_free(&pt->kafka);
         jtm_kvlist_free(&pt->pg);
+        jtm_kvlist_free(&pt->own);
     }
 }
 

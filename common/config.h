@@ -6,6 +6,7 @@
  *   kafka.<key>  goes unchanged (prefix stripped) to rd_kafka_conf_set: kafka.bootstrap.servers
  *   pg.<key>     becomes a libpq connection keyword: pg.host, pg.dbname, pg.sslmode, ...
  *   pg.conninfo  a whole libpq conninfo string or URI; pg.<key> entries add to it
+ *   <own_prefix>... keys the program interprets itself (see jtm_passthrough.own_prefix)
  *   anything else must be in the program's table, else it is a config error.
  * Precedence, later wins: table default < file < environment < command line (-X key=value).
  * Environment: JTM_<KEY> with '.' written as '_' and upper case: JTM_BATCH_MAX for batch.max;
@@ -60,6 +61,11 @@ typedef struct jtm_kvlist {
 typedef struct jtm_passthrough {
     jtm_kvlist kafka;
     jtm_kvlist pg;
+    /* Keys with a variable part that the program reads itself (jtm-alert's route.<GMxxxx>.url):
+     * set own_prefix (e.g. "route.") before loading; matching keys from the file and the command
+     * line land in own, whole, in the order first given. NULL: no such keys. */
+    const char *own_prefix;
+    jtm_kvlist own;
 } jtm_passthrough;
 
 /* Applies the table defaults to target. Returns 0, or -1 with errstr (a table bug). */

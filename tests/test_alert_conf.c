@@ -26,8 +26,11 @@ Test(alert_conf, routes_from_file_and_overrides)
     char err[512];
     char ov1[] = "route.GM0363.url=http://127.0.0.1:1/x", ov2[200];
     snprintf(ov2, sizeof ov2, "route.GM0363.secret_file=%s", sec);
-    char *ov[] = {ov1, ov2};
-    cr_assert_eq(alert_config_load(&cfg, &pt, &r, path, ov, 2, err, sizeof err), 0, "%s", err);
+    jtm_kvlist cli = {0};
+    cr_assert_eq(jtm_config_cli_add(&cli, ov1), 0);
+    cr_assert_eq(jtm_config_cli_add(&cli, ov2), 0);
+    cr_assert_eq(alert_config_load(&cfg, &pt, &r, path, &cli, err, sizeof err), 0, "%s", err);
+    jtm_kvlist_free(&cli);
     cr_assert_str_eq(cfg.method, "C2");
     cr_assert_eq(cfg.min_count, 3);
     cr_assert_eq(cfg.baseline, 7);
@@ -44,7 +47,7 @@ Test(alert_conf, routes_from_file_and_overrides)
     /* Group-readable secret: refused, and the error does not contain it. */
     jtm_test_write_file(sec, "top-secret\n", 0640);
     memset(&cfg, 0, sizeof cfg);
-    cr_assert_eq(alert_config_load(&cfg, &pt, &r, path, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(alert_config_load(&cfg, &pt, &r, path, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(alert_routes_load_secrets(&r, err, sizeof err), -1);
     cr_assert_not_null(strstr(err, "refused"));
     cr_assert_null(strstr(err, "top-secret"));
@@ -55,8 +58,10 @@ Test(alert_conf, routes_from_file_and_overrides)
     char *bads[] = {bad1, bad2, bad3};
     for (int i = 0; i < 3; i++) {
         memset(&cfg, 0, sizeof cfg);
-        char *one[] = {bads[i]};
-        cr_assert_eq(alert_config_load(&cfg, &pt, &r, NULL, one, 1, err, sizeof err), -1, "%s accepted", bads[i]);
+        jtm_kvlist one = {0};
+        cr_assert_eq(jtm_config_cli_add(&one, bads[i]), 0);
+        cr_assert_eq(alert_config_load(&cfg, &pt, &r, NULL, &one, err, sizeof err), -1, "%s accepted", bads[i]);
+        jtm_kvlist_free(&one);
         alert_config_free(&cfg, &pt, &r);
     }
     alert_routes none = {0};

@@ -161,3 +161,18 @@ Test(config, startup_applies_command_line_last_and_log_level)
     jtm_kvlist_free(&cli);
     jtm_config_free(leveled_options, &c, &pt);
 }
+
+Test(config, own_prefix_keys_are_kept_for_the_program)
+{
+    sample_config c = {0};
+    jtm_passthrough pt = {.own_prefix = "route."};
+    cr_assert_eq(jtm_config_defaults(sample_options, &c, err, sizeof err), 0);
+    cr_assert_eq(jtm_config_set(sample_options, &c, &pt, "route.GM0505.url", "http://a", err, sizeof err), 0);
+    cr_assert_eq(jtm_config_set(sample_options, &c, &pt, "route.default.url", "http://b", err, sizeof err), 0);
+    cr_assert_eq(jtm_config_set(sample_options, &c, &pt, "routes", "x", err, sizeof err), -1, "only the prefix");
+    cr_assert_eq(pt.own.count, 2);
+    cr_assert_str_eq(pt.own.items[0].key, "route.GM0505.url");
+    cr_assert_str_eq(jtm_kvlist_get(&pt.own, "route.default.url"), "http://b");
+    jtm_config_free(sample_options, &c, &pt);
+    cr_assert_eq(pt.own.count, 0);
+}

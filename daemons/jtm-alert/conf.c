@@ -175,83 +175,23 @@ void alert_routes_free(alert_routes *r)
     memset(r, 0, sizeof *r);
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
-static int set_any(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *key, const char *value,
-                   char *errstr, size_t errlen)
-{
-    int r = alert_routes_set(routes, key, value, errstr, errlen);
-    if (r != 0)
-        return r < 0 ? -1 : 0;
-    return jtm_config_set(alert_options, cfg, pt, key, value, errstr, errlen);
-}
-
-/* The same "key = value" format as common/config.c's jtm_config_load_file. */
-static int load_file(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path, char *errstr,
-                     size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(errstr, errlen, "cannot open config file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0, rc = 0;
-    while (getline(&line, &cap, f) != -1) {
-        lineno++;
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(errstr, errlen, "%s:%d: expected key = value", path, lineno);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        char inner[512];
-        if (set_any(cfg, pt, routes, trim(s), trim(eq + 1), inner, sizeof inner) != 0) {
-            snprintf(errstr, errlen, "%s:%d: %s", path, lineno, inner);
-            rc = -1;
-            break;
-        }
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
-
+/* Table options, kafka.* / pg.*, and route.* collected by common/config (own_prefix), then
+ * checked and stored here, in the order given. */
 int alert_config_load(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path,
-                      char *const *overrides, int n_overrides, char *errstr, size_t errlen)
+                      const jtm_kvlist *cli, char *errstr, size_t errlen)
 {
-    if (jtm_config_defaults(alert_options, cfg, errstr, errlen) != 0)
+    pt->own_prefix = "route.";
+    if (jtm_config_startup(alert_options, cfg, pt, path, cli, errstr, errlen) != 0)
         return -1;
-    if (path && load_file(cfg, pt, routes, path, errstr, errlen) != 0)
-        return -1;
-    if (jtm_config_load_env(alert_options, cfg, pt, errstr, errlen) != 0)
-        return -1;
-    for (int i = 0; i < n_overrides; i++) {
-        const char *eq = strchr(overrides[i], '=');
-        if (!eq) {
-            snprintf(errstr, errlen, "-X expects key=value");
+    for (size_t i = 0; i < pt->own.count; i++) {
+        const jtm_kv *kv = &pt->own.items[i];
+        int r = alert_routes_set(routes, kv->key, kv->value, errstr, errlen);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            snprintf(errstr, errlen, "unknown option %s", kv->key);
             return -1;
         }
-        char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
-        if (!key)
-            abort();
-        int r = set_any(cfg, pt, routes, key, eq + 1, errstr, errlen);
-        free(key);
-        if (r != 0)
-            return -1;
     }
     return 0;
 }

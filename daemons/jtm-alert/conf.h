@@ -60,7 +60,7 @@ void alert_routes_free(alert_routes *r);
 /* Defaults, the config file (may be NULL), JTM_* environment, then -X overrides ("key=value"),
  * each of which may be an option, a pg./kafka. key or a route key. Returns 0, or -1 with errstr. */
 int alert_config_load(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes, const char *path,
-                      char *const *overrides, int n_overrides, char *errstr, size_t errlen);
+                      const jtm_kvlist *cli, char *errstr, size_t errlen);
 void alert_config_free(alert_config *cfg, jtm_passthrough *pt, alert_routes *routes);
 
 #endif

@@ -13,8 +13,6 @@
 #include "log.h"
 #include "signals.h"
 
-#define MAX_OVERRIDES 256
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -43,25 +41,25 @@ int main(int argc, char **argv)
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    char *overrides[MAX_OVERRIDES];
-    int n_overrides = 0, c;
+    jtm_kvlist cli = {0};
+    int c;
     while ((c = getopt_long(argc, argv, "c:X:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'X':
-            if (n_overrides == MAX_OVERRIDES || !strchr(optarg, '=')) {
-                fprintf(stderr, "jtm-alert: -X expects key=value (at most %d)\n", MAX_OVERRIDES);
-                return JTM_EXIT_USAGE;
-            }
-            overrides[n_overrides++] = optarg;
-            break;
-        case 'h': usage(stdout); return JTM_EXIT_OK;
-        case 'V': printf("jtm-alert %s\n", JTM_VERSION); return JTM_EXIT_OK;
-        default: fprintf(stderr, "jtm-alert: try --help\n"); return JTM_EXIT_USAGE;
+            if (jtm_config_cli_add(&cli, optarg) == 0)
+                break;
+            fprintf(stderr, "jtm-alert: -X expects key=value\n");
+            jtm_kvlist_free(&cli);
+            return JTM_EXIT_USAGE;
+        case 'h': usage(stdout); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        case 'V': printf("jtm-alert %s\n", JTM_VERSION); jtm_kvlist_free(&cli); return JTM_EXIT_OK;
+        default: fprintf(stderr, "jtm-alert: try --help\n"); jtm_kvlist_free(&cli); return JTM_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "jtm-alert: unexpected argument %s\n", argv[optind]);
+        jtm_kvlist_free(&cli);
         return JTM_EXIT_USAGE;
     }
     jtm_log_init("jtm-alert", JTM_LOG_INFO);
@@ -72,16 +70,10 @@ int main(int argc, char **argv)
     int rc = JTM_EXIT_CONFIG;
     /* Lets operators (and tests) find jtm-alert's session in pg_stat_activity. */
     jtm_kvlist_set(&pt.pg, "fallback_application_name", "jtm-alert");
-    if (alert_config_load(&cfg, &pt, &routes, config_path, overrides, n_overrides, err, sizeof err) != 0) {
+    if (alert_config_load(&cfg, &pt, &routes, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-alert: %s\n", err);
         goto out;
     }
-    jtm_log_level lvl;
-    if (jtm_log_level_parse(cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "jtm-alert: log.level: unknown level\n");
-        goto out;
-    }
-    jtm_log_set_level(lvl);
     if (routes.count == 0) {
         fprintf(stderr, "jtm-alert: no routes: set route.default.url and route.default.secret_file "
                         "(and route.<GMxxxx>.* per municipality)\n");
@@ -101,5 +93,6 @@ int main(int argc, char **argv)
     free(conninfo);
 out:
     alert_config_free(&cfg, &pt, &routes);
+    jtm_kvlist_free(&cli);
     return rc;
 }
