@@ -76,6 +76,7 @@ schedule.seconds = 60
 alert.method = C2
 alert.min_count = 5
 deliver.backoff_initial_ms = 500
+metrics.listen = 127.0.0.1:9468
 route.default.url = http://127.0.0.1:$HOOK_PORT/default
 route.default.secret_file = $STATE/webhook.secret
 route.GM0505.url = http://127.0.0.1:$HOOK_PORT/GM0505
