@@ -57,6 +57,7 @@ typedef struct lk_state {
         *consumer_errors, *notifies;
     jtm_histogram *batch_ms;
     jtm_gauge *last_batch_ms;
+    jtm_gauge *g_pg_up;
 } lk_state;
 
 static long long now_ms(void)
@@ -118,6 +119,7 @@ static void drop_pg(lk_state *s)
     PQfinish(s->pg);
     s->pg = NULL;
     atomic_store(&s->pg_up, 0);
+    jtm_gauge_set(s->g_pg_up, 0);
 }
 
 /* Blocks until PostgreSQL is back and the assignment is re-sought to the stored positions, serving
@@ -135,6 +137,7 @@ static int recover(lk_state *s)
             if (PQstatus(c) == CONNECTION_OK && lk_session_init(c, err, sizeof err) == 0) {
                 s->pg = c;
                 atomic_store(&s->pg_up, 1);
+                jtm_gauge_set(s->g_pg_up, 1);
             } else {
                 snprintf(err, sizeof err, "%s", PQerrorMessage(c));
                 for (char *p = err; *p; p++)
@@ -157,6 +160,7 @@ static int recover(lk_state *s)
         log_warn("pg_retry", "attempt=%d wait_ms=%d error=%s", attempt, wait, jtm_log_quote(q, sizeof q, err));
         long long until = now_ms() + wait;
         while (jtm_run && now_ms() < until) {
+            jtm_service_watchdog(); /* waiting out an outage is progress, not a hang */
             rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
             if (m)
                 rd_kafka_message_destroy(m);
@@ -206,6 +210,7 @@ static void metrics_init(lk_state *s)
     s->consumer_errors = jtm_metrics_counter(s->m, "jtm_linker_consumer_errors_total", "Kafka consumer errors", NULL);
     s->notifies = jtm_metrics_counter(s->m, "jtm_linker_notifies_total", "batches that notified jtm_waiting_list", NULL);
     s->last_batch_ms = jtm_metrics_gauge(s->m, "jtm_linker_batch_ms", "duration of the last batch transaction", NULL);
+    s->g_pg_up = jtm_metrics_gauge(s->m, "jtm_linker_pg_up", "1 while connected to PostgreSQL", NULL);
     s->batch_ms = jtm_metrics_histogram(s->m, "jtm_linker_batch_duration_ms", "batch transaction duration",
                                         NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
@@ -244,6 +249,7 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
         goto out;
     }
     atomic_store(&s.pg_up, 1);
+    jtm_gauge_set(s.g_pg_up, 1);
 
     s.rk = jtm_kafka_consumer_new(&pt->kafka, cfg->group, on_rebalance, &s, err, sizeof err);
     if (!s.rk) {
@@ -267,6 +273,7 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
             rc = JTM_EXIT_CONFIG;
             goto out;
         }
+        log_info("metrics_listening", "listen=%s port=%d", cfg->metrics_listen, jtm_metrics_http_port(http));
     }
     log_info("started", "group=%s topics=%s,%s,%s batch_max=%lld batch_ms=%lld", cfg->group, topics[0],
              topics[1], topics[2], cfg->batch_max, cfg->batch_ms);
@@ -292,8 +299,15 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
         size_t n = lk_batch_collect(s.rk, &batch, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
                                     (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
         jtm_counter_add(s.consumer_errors, consumer_errors - before);
-        if (n == 0)
+        if (n == 0) {
+            /* Idle: notice a lost server now, so /healthz says so before the next batch needs it. */
+            if (s.pg && (!PQconsumeInput(s.pg) || PQstatus(s.pg) != CONNECTION_OK)) {
+                log_warn("pg_lost", "while=idle");
+                drop_pg(&s);
+                s.need_resync = true;
+            }
             continue;
+        }
         long long t0 = now_ms();
         lk_apply_stats st;
         int lr = lk_load_batch(s.pg, cfg->group, batch.items, n, &st, err, sizeof err);
