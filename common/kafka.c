@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 
 static int64_t now_ms(void)
@@ -449,4 +450,25 @@ out:
 int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen)
 {
     return rd_kafka_fatal_error(rk, errstr, errlen) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void jtm_kafka_lag_publish(rd_kafka_t *rk, jtm_metrics *m, const char *name, const char *help)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return;
+    rd_kafka_position(rk, a);
+    for (int i = 0; i < a->cnt; i++) {
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(rk, a->elems[i].topic, a->elems[i].partition, &lo, &hi) != 0 || hi < 0)
+            continue;
+        int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+        if (pos < 0)
+            continue;
+        char topic[300], labels[400];
+        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"",
+                 jtm_metrics_label_escape(topic, sizeof topic, a->elems[i].topic), (int)a->elems[i].partition);
+        jtm_gauge_set(jtm_metrics_gauge(m, name, help, labels), (double)(hi > pos ? hi - pos : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(a);
 }

@@ -120,4 +120,10 @@ int jtm_kafka_lag_get(rd_kafka_t *rk, int timeout_ms, jtm_kafka_lag **out, size_
  * (JTM_EXIT_FAILURE) after logging errstr. */
 int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen);
 
+/* Sets gauge <name>{topic="...",partition="..."} to each assigned partition's lag, from what the
+ * consumer already knows (its position and the watermarks of its last fetch): no broker round trip,
+ * so a stats tick never stalls the loop. Partitions not fetched yet are left out. */
+struct jtm_metrics;
+void jtm_kafka_lag_publish(rd_kafka_t *rk, struct jtm_metrics *m, const char *name, const char *help);
+
 #endif

@@ -187,6 +187,7 @@ static void store_kafka_offsets(lk_state *s, const lk_batch *b)
 
 static void log_stats(lk_state *s)
 {
+    jtm_kafka_lag_publish(s->rk, s->m, "jtm_linker_consumer_lag", "messages behind the end of the pseudo partition");
     char line[2048];
     jtm_metrics_log_line(s->m, "jtm_linker_", line, sizeof line);
     log_info("stats", "%s", line);
