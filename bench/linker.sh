@@ -2,7 +2,7 @@
 # Benchmark of jtm-linker: a synthetic region (jtm-synth, default 145,000 children over 3 years, about
 # 1,000,000 events) pseudonymised by three jtm-ingest daemons onto pseudo.{jgz,verzuim,soj} (64
 # partitions each) of a private jtm-devbroker, then loaded by jtm-linker into a private PostgreSQL
-# (release build, defaults: batch.max 5000, batch.ms 200). Baseline in the same run: the same
+# (release build, defaults: batch.max 20000, batch.ms 200). Baseline in the same run: the same
 # pseudonymised events loaded with psql \copy into a plain table (payload jsonb, no index).
 # Then, with the warehouse full, end-to-end latency at 5,000 events/s: 100,000 new SOJ events
 # produced at that rate; latency = commit time of the batch that made them visible in wh.route

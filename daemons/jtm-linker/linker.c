@@ -24,7 +24,7 @@ const jtm_option linker_options[] = {
     JTM_OPT_STR("topics.soj", "pseudo.soj", topic_soj, linker_config, "topic of pseudonymised SOJ events"),
     JTM_OPT_STR("group", "jtm-linker", group, linker_config,
                 "Kafka consumer group; also the key of the positions in ops.kafka_offset"),
-    JTM_OPT_INT("batch.max", "5000", 1, 1000000, batch_max, linker_config, "most messages in one batch"),
+    JTM_OPT_INT("batch.max", "20000", 1, 1000000, batch_max, linker_config, "most messages in one batch"),
     JTM_OPT_INT("batch.ms", "200", 1, 600000, batch_ms, linker_config,
                 "longest wait after the first message of a batch (latency bound)"),
     JTM_OPT_INT("batch.bytes", "16777216", 1024, 1073741824, batch_bytes, linker_config,
