@@ -6,6 +6,7 @@
 #   bench/ingest.sh                      1,000,000 SOJ events (jtm-synth), release build in build/
 #   JTM_BENCH_EVENTS=200000 bench/ingest.sh
 #   JTM_BENCH_PIN=1 bench/ingest.sh      jtm-ingest pinned to one CPU (taskset -c 1)
+#   JTM_BENCH_PERF=/tmp/ingest.perf bench/ingest.sh   jtm-ingest under perf record -g (profile)
 #
 # Rates are measured from the first message on the output topic to the last one, so the consumer
 # group join of jtm-ingest (a few seconds on the mock) does not count against it; the wall time
@@ -84,6 +85,7 @@ stats.interval.ms = 5000
 kafka.bootstrap.servers = $B
 CONF
 pin=(); [ -n "${JTM_BENCH_PIN:-}" ] && pin=(taskset -c 1)
+[ -n "${JTM_BENCH_PERF:-}" ] && pin=("${pin[@]}" perf record -g -o "$JTM_BENCH_PERF")
 t0=$(now)
 /usr/bin/time -v -o "$STATE/ingest.time" "${pin[@]}" "$BUILD/bin/jtm-ingest" -c "$STATE/ingest.conf" >"$STATE/ingest.log" 2>&1 &
 time_pid=$!
