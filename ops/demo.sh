@@ -127,7 +127,7 @@ cat <<TXT
 ============================================================================================
 TXT
 "${PSQL[@]}" -P footer=off <<'SQL'
-\echo 'Rejected at the edge (dead-letter topics) and loaded into the warehouse:'
+\echo 'Loaded into the warehouse (staging.event: events and children per feed):'
 SELECT feed, count(*) AS events, count(DISTINCT pid) AS children FROM staging.event GROUP BY feed ORDER BY feed;
 \echo
 \echo 'The ten most common client routes (wh.route.path):'
