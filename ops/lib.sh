@@ -4,8 +4,9 @@
 JTM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages the project needs to build, test and run its demo.
 JTM_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev librdkafka-dev libpq-dev
-  libjansson-dev libcurl4-openssl-dev libssl-dev libcriterion-dev libmicrohttpd-dev libsystemd-dev
-  postgresql postgresql-client kcat json-schema-test-suite curl procps python3 util-linux"
+  libjansson-dev libcurl4-openssl-dev libssl-dev libcriterion-dev libmicrohttpd-dev
+  postgresql postgresql-client kcat json-schema-test-suite curl procps python3 util-linux
+  systemd"  # systemd for systemd-analyze verify of the units (tests/sh_systemd_units.sh)
 # Extra packages named by later modules (ops/packages.d/*.txt, one or more names a line).
 
 jtm_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
