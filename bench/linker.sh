@@ -2,7 +2,8 @@
 # Benchmark of jtm-linker: a synthetic region (jtm-synth, default 145,000 children over 3 years, about
 # 1,000,000 events) pseudonymised by three jtm-ingest daemons onto pseudo.{jgz,verzuim,soj} (64
 # partitions each) of a private jtm-devbroker, then loaded by jtm-linker into a private PostgreSQL
-# (release build, defaults: batch.max 20000, batch.ms 200). Baseline in the same run: the same
+# (release build, batch.max 20000, batch.ms 200, workers 2 as in config/jtm-linker*.conf.example:
+# two loaders with their own transactions on disjoint partitions). Baseline in the same run: the same
 # pseudonymised events loaded with psql \copy into a plain table (payload jsonb, no index).
 # Then, with the warehouse full, end-to-end latency at 5,000 events/s: 100,000 new SOJ events
 # produced at that rate; latency = commit time of the batch that made them visible in wh.route
@@ -13,7 +14,8 @@
 # JTM_BENCH_PG_PORT (default 54360), JTM_BENCH_CHILDREN (default 145000), JTM_BENCH_LATENCY
 # (default 1; 0 skips the latency run), JTM_BENCH_KEEP=1 leaves PostgreSQL running afterwards,
 # JTM_BENCH_PG_TUNE=1 adds wal_compression, a 30 min checkpoint interval and max_wal_size 16GB,
-# JTM_BENCH_LINKER_ARGS extra -X options for the linker (e.g. "-X batch.max=20000").
+# JTM_BENCH_WORKERS (default 2) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
+# the linker (e.g. "-X batch.max=20000").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${JTM_BENCH_BUILD:-$root/build}
@@ -21,6 +23,7 @@ state=${JTM_BENCH_STATE:-$root/.jtm/bench}
 port=${JTM_BENCH_PG_PORT:-54360}
 children=${JTM_BENCH_CHILDREN:-145000}
 latency=${JTM_BENCH_LATENCY:-1}
+workers=${JTM_BENCH_WORKERS:-2}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -96,11 +99,12 @@ lines=$(wc -l <"$state/pseudo.ndjson")
 group=bench
 t_start=$(now)
 "$build/bin/jtm-linker" -X kafka.bootstrap.servers="$bootstrap" -X "pg.conninfo=$conninfo" \
-    -X group=$group -X stats.interval_ms=5000 ${JTM_BENCH_LINKER_ARGS:-} 2>"$state/linker.log" &
+    -X group=$group -X stats.interval_ms=5000 -X workers="$workers" ${JTM_BENCH_LINKER_ARGS:-} \
+    2>"$state/linker.log" &
 linker=$!
 pids+=($linker)
 applied() { psql_ -c "SELECT coalesce(sum(next_offset), 0) FROM ops.kafka_offset WHERE consumer_group = '$group'"; }
-until grep -q event=kafka_assigned "$state/linker.log"; do sleep 0.05; done
+until [ "$(grep -c event=kafka_assigned "$state/linker.log")" -ge "$workers" ]; do sleep 0.05; done
 t_assigned=$(now)
 while [ "$(applied)" -lt "$pseudo" ]; do
     kill -0 $linker 2>/dev/null || { tail "$state/linker.log" >&2; exit 1; }
@@ -165,5 +169,5 @@ t1=$(now)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 copy_eps=$(echo "$lines / $copy_s" | bc)
 say "copy: $lines rows in $copy_s s"
-echo "linker_peak_rss_kb=$rss_peak events=$pseudo children=$children"
+echo "linker_peak_rss_kb=$rss_peak events=$pseudo children=$children workers=$workers"
 echo "linker_eps=$linker_eps copy_eps=$copy_eps ratio=$(echo "scale=3; $linker_eps / $copy_eps" | bc)"

@@ -224,16 +224,17 @@ static char *dump(const char *conninfo)
     return s;
 }
 
-static pid_t start_linker(const char *dir, const char *conninfo, const topics *t, const char *group, int run)
+static pid_t start_linker(const char *dir, const char *conninfo, const topics *t, const char *group, int run,
+                          int workers)
 {
     char *cfg = NULL, *path = NULL, *log = NULL;
     if (asprintf(&cfg,
                  "kafka.bootstrap.servers = %s\npg.conninfo = %s\ntopics.jgz = %s\ntopics.verzuim = %s\n"
                  "topics.soj = %s\ngroup = %s\nbatch.max = 60\nbatch.ms = 50\nstats.interval_ms = 1000\n"
-                 "migrate.on_start = true\n"
+                 "migrate.on_start = true\nworkers = %d\n"
                  /* a SIGKILLed member leaves the group only when its session expires */
                  "kafka.session.timeout.ms = 6000\nkafka.heartbeat.interval.ms = 500\n",
-                 jtm_test_bootstrap(), conninfo, t->jgz, t->verzuim, t->soj, group) < 0 ||
+                 jtm_test_bootstrap(), conninfo, t->jgz, t->verzuim, t->soj, group, workers) < 0 ||
         asprintf(&path, "%s/%s.conf", dir, group) < 0 || asprintf(&log, "%s/%s-%d.log", dir, group, run) < 0)
         cr_assert_fail("asprintf");
     jtm_test_write_file(path, cfg, 0600);
@@ -267,17 +268,18 @@ Test(linker, sigkill_and_pg_restart_equal_a_clean_run, .timeout = 500)
 
     /* clean run */
     char *clean = jtm_test_create_db("linker", 0);
-    pid_t pid = start_linker(dir, clean, &t, "clean", 0);
+    pid_t pid = start_linker(dir, clean, &t, "clean", 0, 1);
     long got = wait_applied(clean, "clean", total, 120000);
     cr_assert_eq(got, total, "clean run applied %ld of %d", got, total);
     cr_assert_eq(jtm_test_stop(pid, SIGTERM, 20000), 0, "linker did not stop cleanly on SIGTERM");
     char *want = dump(clean);
 
-    /* faulty run: SIGKILL mid-stream four times, PostgreSQL restarted once while the linker runs */
+    /* faulty run, with two workers (parallel transactions on disjoint partitions): SIGKILL
+     * mid-stream four times, PostgreSQL restarted once while the linker runs */
     char *faulty = jtm_test_create_db("linker", 0);
     long last = 0;
     int kills = 0, run = 0;
-    pid = start_linker(dir, faulty, &t, "faulty", run++);
+    pid = start_linker(dir, faulty, &t, "faulty", run++, 2);
     for (int round = 0; round < 5; round++) {
         /* wait for some progress, then strike */
         for (int waited = 0; waited < 60000; waited += 20) {
@@ -304,7 +306,7 @@ Test(linker, sigkill_and_pg_restart_equal_a_clean_run, .timeout = 500)
         }
         cr_assert_eq(jtm_test_stop(pid, SIGKILL, 5000), 128 + SIGKILL);
         kills++;
-        pid = start_linker(dir, faulty, &t, "faulty", run++);
+        pid = start_linker(dir, faulty, &t, "faulty", run++, 2);
     }
     got = wait_applied(faulty, "faulty", total, 180000);
     cr_assert_eq(got, total, "faulty run applied %ld of %d", got, total);
@@ -320,6 +322,33 @@ Test(linker, sigkill_and_pg_restart_equal_a_clean_run, .timeout = 500)
     free(clean);
     free(faulty);
     free(dir);
+    free(t.jgz);
+    free(t.verzuim);
+    free(t.soj);
+}
+
+/* Two workers need co-partitioned assignments; the cooperative protocol hands out increments that
+ * cannot be checked, so the linker refuses to run on it (EX_CONFIG) instead of risking a child's
+ * events in two concurrent transactions. */
+Test(linker, workers_refuse_an_assignment_that_is_not_copartitioned, .timeout = 120)
+{
+    topics t = {jtm_test_unique("pseudo.jgz"), jtm_test_unique("pseudo.verzuim"), jtm_test_unique("pseudo.soj")};
+    char *db = jtm_test_create_db("linker", 0);
+    char *bin = jtm_test_bin("jtm-linker");
+    char *cmd = NULL, *out = NULL;
+    cr_assert(asprintf(&cmd,
+                       "timeout 90 '%s' -X kafka.bootstrap.servers='%s' -X pg.conninfo='%s' -X topics.jgz=%s "
+                       "-X topics.verzuim=%s -X topics.soj=%s -X group=coop -X workers=2 "
+                       "-X kafka.partition.assignment.strategy=cooperative-sticky -X kafka.allow.auto.create.topics=true "
+                       "2>&1; echo exit=$?",
+                       bin, jtm_test_bootstrap(), db, t.jgz, t.verzuim, t.soj) > 0);
+    jtm_test_sh(cmd, &out);
+    cr_assert(strstr(out, "event=workers_not_copartitioned"), "%s", out);
+    cr_assert(strstr(out, "exit=78"), "%s", out);
+    free(out);
+    free(cmd);
+    free(bin);
+    free(db);
     free(t.jgz);
     free(t.verzuim);
     free(t.soj);

@@ -1,6 +1,7 @@
 /* The linker's run loop: connect, migrate, consume in batches, apply each batch in one PostgreSQL
  * transaction, survive PostgreSQL outages (pause, reconnect with backoff, re-seek, redo), log
  * stats, stop cleanly on SIGTERM. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,22 +43,41 @@ const jtm_option linker_options[] = {
                 "how long to wait for the broker at start-up"),
     JTM_OPT_STR("metrics.listen", NULL, metrics_listen, linker_config,
                 "host:port for /metrics and /healthz (empty: off)"),
+    JTM_OPT_INT("workers", "1", 1, 64, workers, linker_config,
+                "parallel loaders, each a consumer of the group with its own PostgreSQL connection and "
+                "transactions; needs co-partitioned topics (range assignment, equal partition counts)"),
     JTM_OPT_END,
 };
 
-typedef struct lk_state {
+/* What the workers share: settings, metrics, and how the process ends. */
+typedef struct lk_shared {
     const linker_config *cfg;
+    const jtm_passthrough *pt;
     char *conninfo;
-    PGconn *pg;
-    rd_kafka_t *rk;
-    bool need_resync;
-    atomic_int pg_up;
+    atomic_int workers_up;  /* workers connected to PostgreSQL */
+    atomic_int started;     /* workers consuming */
+    atomic_int exit_code;   /* JTM_EXIT_OK unless a worker failed */
     jtm_metrics *m;
     jtm_counter *consumed, *loaded, *duplicates, *skipped, *dead, *batches, *children, *reconnects,
         *consumer_errors, *notifies;
     jtm_histogram *batch_ms;
     jtm_gauge *last_batch_ms;
     jtm_gauge *g_pg_up;
+    jtm_gauge *g_workers_up;
+} lk_shared;
+
+/* One loader: a consumer of the group, its PostgreSQL connection, its batches. Children never
+ * span workers: events are keyed by pid, the three topics have equal partition counts, and range
+ * assignment gives a worker the same partition numbers of every topic (checked on assignment). */
+typedef struct lk_state {
+    lk_shared *sh;
+    const linker_config *cfg;
+    int id;
+    PGconn *pg;
+    rd_kafka_t *rk;
+    bool need_resync;
+    bool pg_up;
+    pthread_t thread;
 } lk_state;
 
 static long long now_ms(void)
@@ -65,6 +85,24 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fail_all(lk_state *s, int code);
+
+/* True when the assignment holds the same partition numbers of every subscribed topic, so that no
+ * child's events reach two workers (events are keyed by pid). An incremental (cooperative)
+ * assignment cannot be judged alone, so several workers need the eager range protocol. */
+static bool copartitioned(const lk_state *s, const rd_kafka_topic_partition_list_t *parts, bool coop)
+{
+    if (coop)
+        return false;
+    const char *topics[3] = {s->cfg->topic_jgz, s->cfg->topic_verzuim, s->cfg->topic_soj};
+    for (int i = 0; i < parts->cnt; i++)
+        for (int t = 0; t < 3; t++)
+            if (!rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)parts, topics[t],
+                                                    parts->elems[i].partition))
+                return false;
+    return true;
 }
 
 /* Assignment: start each new partition at the position stored in PostgreSQL. When PostgreSQL is
@@ -77,6 +115,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     char e[512];
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (s->cfg->workers > 1 && !copartitioned(s, parts, coop)) {
+            log_error("workers_not_copartitioned",
+                      "worker=%d partitions=%d note=\"workers > 1 needs the three topics with equal partition "
+                      "counts and range assignment\"", s->id, parts->cnt);
+            fail_all(s, JTM_EXIT_CONFIG);
+        }
         if (!s->pg || jtm_pg_is_broken(s->pg) || lk_offsets_fetch(s->pg, s->cfg->group, parts, e, sizeof e) != 0) {
             for (int i = 0; i < parts->cnt; i++)
                 parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
@@ -91,7 +135,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         } else {
             rd_kafka_assign(rk, parts);
         }
-        log_info("kafka_assigned", "partitions=%d resync=%s", parts->cnt, s->need_resync ? "true" : "false");
+        log_info("kafka_assigned", "worker=%d partitions=%d resync=%s", s->id, parts->cnt,
+                 s->need_resync ? "true" : "false");
     } else {
         if (coop) {
             rd_kafka_error_t *x = rd_kafka_incremental_unassign(rk, parts);
@@ -100,26 +145,44 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         } else {
             rd_kafka_assign(rk, NULL);
         }
-        log_info("kafka_revoked", "partitions=%d", parts->cnt);
+        log_info("kafka_revoked", "worker=%d partitions=%d", s->id, parts->cnt);
     }
 }
 
 static int health(void *opaque, char *reason, size_t len)
 {
-    lk_state *s = opaque;
-    if (!atomic_load(&s->pg_up)) {
-        snprintf(reason, len, "postgresql unavailable");
+    lk_shared *sh = opaque;
+    int up = atomic_load(&sh->workers_up);
+    if (up < (int)sh->cfg->workers) {
+        snprintf(reason, len, "postgresql unavailable (%d of %d workers connected)", up, (int)sh->cfg->workers);
         return 1;
     }
     return 0;
+}
+
+static void set_pg_up(lk_state *s, bool up)
+{
+    if (s->pg_up == up)
+        return;
+    s->pg_up = up;
+    int n = atomic_fetch_add(&s->sh->workers_up, up ? 1 : -1) + (up ? 1 : -1);
+    jtm_gauge_set(s->sh->g_workers_up, n);
+    jtm_gauge_set(s->sh->g_pg_up, n == (int)s->cfg->workers ? 1 : 0);
 }
 
 static void drop_pg(lk_state *s)
 {
     PQfinish(s->pg);
     s->pg = NULL;
-    atomic_store(&s->pg_up, 0);
-    jtm_gauge_set(s->g_pg_up, 0);
+    set_pg_up(s, false);
+}
+
+/* A worker that cannot go on stops the whole process (the others finish their batch). */
+static void fail_all(lk_state *s, int code)
+{
+    int ok = JTM_EXIT_OK;
+    atomic_compare_exchange_strong(&s->sh->exit_code, &ok, code);
+    jtm_run = 0;
 }
 
 /* Blocks until PostgreSQL is back and the assignment is re-sought to the stored positions, serving
@@ -133,11 +196,10 @@ static int recover(lk_state *s)
     for (int attempt = 1; jtm_run; attempt++) {
         if (!s->pg || jtm_pg_is_broken(s->pg)) {
             drop_pg(s);
-            PGconn *c = PQconnectdb(s->conninfo);
+            PGconn *c = PQconnectdb(s->sh->conninfo);
             if (PQstatus(c) == CONNECTION_OK && lk_session_init(c, err, sizeof err) == 0) {
                 s->pg = c;
-                atomic_store(&s->pg_up, 1);
-                jtm_gauge_set(s->g_pg_up, 1);
+                set_pg_up(s, true);
             } else {
                 snprintf(err, sizeof err, "%s", PQerrorMessage(c));
                 for (char *p = err; *p; p++)
@@ -150,14 +212,15 @@ static int recover(lk_state *s)
             s->need_resync = false; /* a rebalance during the seek sets it again */
             if (lk_offsets_resync(s->rk, s->pg, s->cfg->group, err, sizeof err) == 0 && !s->need_resync) {
                 if (attempt > 1)
-                    log_info("pg_recovered", "attempts=%d", attempt);
-                jtm_counter_add(s->reconnects, 1);
+                    log_info("pg_recovered", "worker=%d attempts=%d", s->id, attempt);
+                jtm_counter_add(s->sh->reconnects, 1);
                 return 0;
             }
             s->need_resync = true;
         }
         int wait = jtm_backoff_next(&b);
-        log_warn("pg_retry", "attempt=%d wait_ms=%d error=%s", attempt, wait, jtm_log_quote(q, sizeof q, err));
+        log_warn("pg_retry", "worker=%d attempt=%d wait_ms=%d error=%s", s->id, attempt, wait,
+                 jtm_log_quote(q, sizeof q, err));
         long long until = now_ms() + wait;
         while (jtm_run && now_ms() < until) {
             jtm_service_watchdog(); /* waiting out an outage is progress, not a hang */
@@ -185,15 +248,18 @@ static void store_kafka_offsets(lk_state *s, const lk_batch *b)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* Each worker publishes the lag of its own partitions; worker 0 writes the line. */
 static void log_stats(lk_state *s)
 {
-    jtm_kafka_lag_publish(s->rk, s->m, "jtm_linker_consumer_lag", "messages behind the end of the pseudo partition");
+    jtm_kafka_lag_publish(s->rk, s->sh->m, "jtm_linker_consumer_lag", "messages behind the end of the pseudo partition");
+    if (s->id != 0)
+        return;
     char line[2048];
-    jtm_metrics_log_line(s->m, "jtm_linker_", line, sizeof line);
+    jtm_metrics_log_line(s->sh->m, "jtm_linker_", line, sizeof line);
     log_info("stats", "%s", line);
 }
 
-static void metrics_init(lk_state *s)
+static void metrics_init(lk_shared *s)
 {
     static const double bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
     s->m = jtm_metrics_new();
@@ -211,64 +277,209 @@ static void metrics_init(lk_state *s)
     s->consumer_errors = jtm_metrics_counter(s->m, "jtm_linker_consumer_errors_total", "Kafka consumer errors", NULL);
     s->notifies = jtm_metrics_counter(s->m, "jtm_linker_notifies_total", "batches that notified jtm_waiting_list", NULL);
     s->last_batch_ms = jtm_metrics_gauge(s->m, "jtm_linker_batch_ms", "duration of the last batch transaction", NULL);
-    s->g_pg_up = jtm_metrics_gauge(s->m, "jtm_linker_pg_up", "1 while connected to PostgreSQL", NULL);
+    s->g_pg_up = jtm_metrics_gauge(s->m, "jtm_linker_pg_up", "1 while every worker is connected to PostgreSQL", NULL);
+    s->g_workers_up = jtm_metrics_gauge(s->m, "jtm_linker_workers_connected", "workers connected to PostgreSQL", NULL);
     s->batch_ms = jtm_metrics_histogram(s->m, "jtm_linker_batch_duration_ms", "batch transaction duration",
                                         NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
 
-int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
+/* The worker's own Kafka settings: with several workers, client.id and a static group.instance.id
+ * get the worker number appended (two members with one instance id would fence each other). */
+static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlist *out)
 {
-    lk_state s;
-    memset(&s, 0, sizeof s);
-    s.cfg = cfg;
-    int rc = JTM_EXIT_FAILURE;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < in->count; i++)
+        jtm_kvlist_set(out, in->items[i].key, in->items[i].value);
+    if (s->cfg->workers <= 1)
+        return;
+    static const char *const keys[] = {"client.id", "group.instance.id"};
+    for (int k = 0; k < 2; k++) {
+        const char *v = jtm_kvlist_get(in, keys[k]);
+        if (k == 1 && !v)
+            continue;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s-w%d", v ? v : "jtm-linker", s->id);
+        jtm_kvlist_set(out, keys[k], buf);
+    }
+}
+
+/* Connects, joins the group; returns 0 or an exit code. */
+static int worker_start(lk_state *s, const char *const topics[3])
+{
+    char err[1024], q[1100];
+    s->pg = jtm_pg_connect(s->sh->conninfo, (int)s->cfg->pg_connect_wait_ms, err, sizeof err);
+    if (!s->pg) {
+        log_error("pg_unavailable", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_UNAVAILABLE;
+    }
+    if (lk_session_init(s->pg, err, sizeof err) != 0) {
+        log_error("pg_session_failed", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_FAILURE;
+    }
+    set_pg_up(s, true);
+    jtm_kvlist kafka;
+    worker_kafka_conf(s, &s->sh->pt->kafka, &kafka);
+    s->rk = jtm_kafka_consumer_new(&kafka, s->cfg->group, on_rebalance, s, err, sizeof err);
+    jtm_kvlist_free(&kafka);
+    if (!s->rk) {
+        log_error("kafka_config", "error=%s", jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_CONFIG;
+    }
+    if (jtm_kafka_wait_ready(s->rk, (int)s->cfg->kafka_ready_ms, err, sizeof err) != 0) {
+        log_error("kafka_unavailable", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_UNAVAILABLE;
+    }
+    if (jtm_kafka_subscribe(s->rk, topics, 3, err, sizeof err) != 0) {
+        log_error("kafka_subscribe_failed", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
+        return JTM_EXIT_FAILURE;
+    }
+    return JTM_EXIT_OK;
+}
+
+/* Consumes and applies batches until SIGTERM (or another worker's failure); returns an exit code. */
+static int worker_loop(lk_state *s, const char *const topics[3])
+{
+    static const char *const feeds[3] = {"jgz", "verzuim", "soj"};
+    const linker_config *cfg = s->cfg;
+    lk_shared *sh = s->sh;
     char err[1024], q[1100];
     lk_batch batch;
     lk_batch_init(&batch);
-    jtm_metrics_http *http = NULL;
-    metrics_init(&s);
-    const char *topics[3] = {cfg->topic_jgz, cfg->topic_verzuim, cfg->topic_soj};
-    static const char *const feeds[3] = {"jgz", "verzuim", "soj"};
+    int rc = JTM_EXIT_OK;
+    long long next_stats = now_ms() + cfg->stats_interval_ms;
+    unsigned long consumer_errors = 0;
+    while (jtm_run) {
+        jtm_service_watchdog();
+        if (cfg->stats_interval_ms > 0 && now_ms() >= next_stats) {
+            log_stats(s);
+            next_stats = now_ms() + cfg->stats_interval_ms;
+        }
+        if (jtm_kafka_fatal(s->rk, err, sizeof err)) {
+            log_error("kafka_fatal", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
+            rc = JTM_EXIT_FAILURE;
+            break;
+        }
+        if (!s->pg || s->need_resync) {
+            if (recover(s) != 0)
+                break;
+        }
+        unsigned long before = consumer_errors;
+        size_t n = lk_batch_collect(s->rk, &batch, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
+                                    (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
+        jtm_counter_add(sh->consumer_errors, consumer_errors - before);
+        if (n == 0) {
+            /* Idle: notice a lost server now, so /healthz says so before the next batch needs it. */
+            if (s->pg && (!PQconsumeInput(s->pg) || PQstatus(s->pg) != CONNECTION_OK)) {
+                log_warn("pg_lost", "worker=%d while=idle", s->id);
+                drop_pg(s);
+                s->need_resync = true;
+            }
+            continue;
+        }
+        long long t0 = now_ms();
+        lk_apply_stats st;
+        int lr = lk_load_batch(s->pg, cfg->group, batch.items, n, &st, err, sizeof err);
+        if (lr == LK_LOAD_TRANSIENT) {
+            /* Nothing of this batch is known to be committed: drop it, reconnect, re-seek, redo. */
+            log_warn("pg_batch_failed", "worker=%d messages=%zu error=%s", s->id, n, jtm_log_quote(q, sizeof q, err));
+            lk_batch_clear(&batch);
+            drop_pg(s);
+            s->need_resync = true;
+            continue;
+        }
+        if (lr == LK_LOAD_FATAL) {
+            log_error("batch_refused", "worker=%d messages=%zu error=%s", s->id, n, jtm_log_quote(q, sizeof q, err));
+            lk_batch_clear(&batch);
+            rc = JTM_EXIT_FAILURE;
+            break;
+        }
+        long long ms = now_ms() - t0;
+        jtm_counter_add(sh->consumed, n);
+        jtm_counter_add(sh->loaded, (uint64_t)st.loaded);
+        jtm_counter_add(sh->duplicates, (uint64_t)st.duplicates);
+        jtm_counter_add(sh->skipped, (uint64_t)st.skipped);
+        jtm_counter_add(sh->dead, (uint64_t)st.dead_lettered);
+        jtm_counter_add(sh->children, (uint64_t)st.children);
+        jtm_counter_add(sh->batches, 1);
+        jtm_counter_add(sh->notifies, st.notified ? 1 : 0);
+        jtm_gauge_set(sh->last_batch_ms, (double)ms);
+        jtm_histogram_observe(sh->batch_ms, (double)ms);
+        if (st.dead_lettered > 0)
+            log_warn("dead_lettered", "worker=%d messages=%ld", s->id, st.dead_lettered);
+        log_debug("batch_committed",
+                  "worker=%d messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld", s->id, n,
+                  st.loaded, st.duplicates, st.skipped, st.children, ms);
+        store_kafka_offsets(s, &batch);
+        lk_batch_clear(&batch);
+    }
+    lk_batch_free(&batch);
+    return rc;
+}
 
-    s.conninfo = jtm_config_pg_conninfo(pt);
-    s.pg = jtm_pg_connect(s.conninfo, (int)cfg->pg_connect_wait_ms, err, sizeof err);
-    if (!s.pg) {
+static void *worker_main(void *arg)
+{
+    lk_state *s = arg;
+    const linker_config *cfg = s->cfg;
+    const char *topics[3] = {cfg->topic_jgz, cfg->topic_verzuim, cfg->topic_soj};
+    int rc = worker_start(s, topics);
+    if (rc == JTM_EXIT_OK) {
+        if (atomic_fetch_add(&s->sh->started, 1) + 1 == (int)cfg->workers) {
+            log_info("started", "group=%s topics=%s,%s,%s workers=%lld batch_max=%lld batch_ms=%lld", cfg->group,
+                     topics[0], topics[1], topics[2], cfg->workers, cfg->batch_max, cfg->batch_ms);
+            jtm_service_ready("consuming");
+        }
+        rc = worker_loop(s, topics);
+        if (rc == JTM_EXIT_OK && s->id == 0)
+            log_stats(s);
+    }
+    if (rc != JTM_EXIT_OK)
+        fail_all(s, rc);
+    if (s->rk) {
+        rd_kafka_consumer_close(s->rk);
+        rd_kafka_destroy(s->rk);
+        s->rk = NULL;
+    }
+    drop_pg(s);
+    return NULL;
+}
+
+int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
+{
+    lk_shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.cfg = cfg;
+    sh.pt = pt;
+    atomic_init(&sh.exit_code, JTM_EXIT_OK);
+    int rc = JTM_EXIT_FAILURE;
+    char err[1024], q[1100];
+    jtm_metrics_http *http = NULL;
+    lk_state *w = calloc((size_t)cfg->workers, sizeof *w);
+    int spawned = 0;
+    metrics_init(&sh);
+    sh.conninfo = jtm_config_pg_conninfo(pt);
+    if (!w)
+        goto out;
+
+    /* Migrations once, before any worker loads. */
+    PGconn *pg = jtm_pg_connect(sh.conninfo, (int)cfg->pg_connect_wait_ms, err, sizeof err);
+    if (!pg) {
         log_error("pg_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
         rc = JTM_EXIT_UNAVAILABLE;
         goto out;
     }
     if (cfg->migrate_on_start) {
         int applied = 0;
-        if (jtm_migrate(s.pg, cfg->migrations_dir, &applied, err, sizeof err) < 0) {
+        if (jtm_migrate(pg, cfg->migrations_dir, &applied, err, sizeof err) < 0) {
             log_error("migration_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+            PQfinish(pg);
             goto out;
         }
         log_info("migrations_done", "applied=%d", applied);
     }
-    if (lk_session_init(s.pg, err, sizeof err) != 0) {
-        log_error("pg_session_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
-        goto out;
-    }
-    atomic_store(&s.pg_up, 1);
-    jtm_gauge_set(s.g_pg_up, 1);
+    PQfinish(pg);
 
-    s.rk = jtm_kafka_consumer_new(&pt->kafka, cfg->group, on_rebalance, &s, err, sizeof err);
-    if (!s.rk) {
-        log_error("kafka_config", "error=%s", jtm_log_quote(q, sizeof q, err));
-        rc = JTM_EXIT_CONFIG;
-        goto out;
-    }
-    if (jtm_kafka_wait_ready(s.rk, (int)cfg->kafka_ready_ms, err, sizeof err) != 0) {
-        log_error("kafka_unavailable", "error=%s", jtm_log_quote(q, sizeof q, err));
-        rc = JTM_EXIT_UNAVAILABLE;
-        goto out;
-    }
-    if (jtm_kafka_subscribe(s.rk, topics, 3, err, sizeof err) != 0) {
-        log_error("kafka_subscribe_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
-        goto out;
-    }
     if (cfg->metrics_listen && *cfg->metrics_listen) {
-        http = jtm_metrics_serve(s.m, cfg->metrics_listen, health, &s, err, sizeof err);
+        http = jtm_metrics_serve(sh.m, cfg->metrics_listen, health, &sh, err, sizeof err);
         if (!http) {
             log_error("metrics_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
             rc = JTM_EXIT_CONFIG;
@@ -276,86 +487,28 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
         }
         log_info("metrics_listening", "listen=%s port=%d", cfg->metrics_listen, jtm_metrics_http_port(http));
     }
-    log_info("started", "group=%s topics=%s,%s,%s batch_max=%lld batch_ms=%lld", cfg->group, topics[0],
-             topics[1], topics[2], cfg->batch_max, cfg->batch_ms);
-    jtm_service_ready("consuming");
-
-    long long next_stats = now_ms() + cfg->stats_interval_ms;
-    unsigned long consumer_errors = 0;
-    while (jtm_run) {
-        jtm_service_watchdog();
-        if (cfg->stats_interval_ms > 0 && now_ms() >= next_stats) {
-            log_stats(&s);
-            next_stats = now_ms() + cfg->stats_interval_ms;
+    for (; spawned < (int)cfg->workers; spawned++) {
+        w[spawned].sh = &sh;
+        w[spawned].cfg = cfg;
+        w[spawned].id = spawned;
+        if (pthread_create(&w[spawned].thread, NULL, worker_main, &w[spawned]) != 0) {
+            log_error("thread_failed", "worker=%d", spawned);
+            atomic_store(&sh.exit_code, JTM_EXIT_FAILURE);
+            jtm_run = 0;
+            break;
         }
-        if (jtm_kafka_fatal(s.rk, err, sizeof err)) {
-            log_error("kafka_fatal", "error=%s", jtm_log_quote(q, sizeof q, err));
-            goto out;
-        }
-        if (!s.pg || s.need_resync) {
-            if (recover(&s) != 0)
-                break;
-        }
-        unsigned long before = consumer_errors;
-        size_t n = lk_batch_collect(s.rk, &batch, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
-                                    (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
-        jtm_counter_add(s.consumer_errors, consumer_errors - before);
-        if (n == 0) {
-            /* Idle: notice a lost server now, so /healthz says so before the next batch needs it. */
-            if (s.pg && (!PQconsumeInput(s.pg) || PQstatus(s.pg) != CONNECTION_OK)) {
-                log_warn("pg_lost", "while=idle");
-                drop_pg(&s);
-                s.need_resync = true;
-            }
-            continue;
-        }
-        long long t0 = now_ms();
-        lk_apply_stats st;
-        int lr = lk_load_batch(s.pg, cfg->group, batch.items, n, &st, err, sizeof err);
-        if (lr == LK_LOAD_TRANSIENT) {
-            /* Nothing of this batch is known to be committed: drop it, reconnect, re-seek, redo. */
-            log_warn("pg_batch_failed", "messages=%zu error=%s", n, jtm_log_quote(q, sizeof q, err));
-            lk_batch_clear(&batch);
-            drop_pg(&s);
-            s.need_resync = true;
-            continue;
-        }
-        if (lr == LK_LOAD_FATAL) {
-            log_error("batch_refused", "messages=%zu error=%s", n, jtm_log_quote(q, sizeof q, err));
-            lk_batch_clear(&batch);
-            goto out;
-        }
-        long long ms = now_ms() - t0;
-        jtm_counter_add(s.consumed, n);
-        jtm_counter_add(s.loaded, (uint64_t)st.loaded);
-        jtm_counter_add(s.duplicates, (uint64_t)st.duplicates);
-        jtm_counter_add(s.skipped, (uint64_t)st.skipped);
-        jtm_counter_add(s.dead, (uint64_t)st.dead_lettered);
-        jtm_counter_add(s.children, (uint64_t)st.children);
-        jtm_counter_add(s.batches, 1);
-        jtm_counter_add(s.notifies, st.notified ? 1 : 0);
-        jtm_gauge_set(s.last_batch_ms, (double)ms);
-        jtm_histogram_observe(s.batch_ms, (double)ms);
-        if (st.dead_lettered > 0)
-            log_warn("dead_lettered", "messages=%ld", st.dead_lettered);
-        log_debug("batch_committed", "messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld", n,
-                  st.loaded, st.duplicates, st.skipped, st.children, ms);
-        store_kafka_offsets(&s, &batch);
-        lk_batch_clear(&batch);
     }
-    rc = JTM_EXIT_OK;
-    jtm_service_stopping();
-    log_stats(&s);
-    log_info("stopping", "signal=%d", (int)jtm_stop_signal);
+    for (int i = 0; i < spawned; i++)
+        pthread_join(w[i].thread, NULL);
+    rc = atomic_load(&sh.exit_code);
+    if (rc == JTM_EXIT_OK) {
+        jtm_service_stopping();
+        log_info("stopping", "signal=%d", (int)jtm_stop_signal);
+    }
 out:
-    lk_batch_free(&batch);
-    if (s.rk) {
-        rd_kafka_consumer_close(s.rk);
-        rd_kafka_destroy(s.rk);
-    }
     jtm_metrics_http_stop(http);
-    PQfinish(s.pg);
-    free(s.conninfo);
-    jtm_metrics_free(s.m);
+    free(w);
+    free(sh.conninfo);
+    jtm_metrics_free(sh.m);
     return rc;
 }

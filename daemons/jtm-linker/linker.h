@@ -33,6 +33,7 @@ typedef struct linker_config {
     long long pg_connect_wait_ms;
     long long kafka_ready_ms;
     char *metrics_listen;
+    long long workers;
 } linker_config;
 
 extern const jtm_option linker_options[];
