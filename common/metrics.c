@@ -432,6 +432,17 @@ static const char *bucket_quantile(const struct jtm_metric *s, uint64_t total, d
     return "+Inf";
 }
 
+/* A labelled gauge family with more series than a log line can show one by one. */
+#define LOG_LINE_MAX_SERIES 8
+static bool log_line_folds(const family *f)
+{
+    int n = 0;
+    for (const struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow))
+        if (++n > LOG_LINE_MAX_SERIES)
+            return true;
+    return false;
+}
+
 char *jtm_metrics_log_line(jtm_metrics *m, const char *prefix, char *buf, size_t len)
 {
     sbuf b = {malloc(1024), 0, 1024, false};
@@ -449,6 +460,19 @@ char *jtm_metrics_log_line(jtm_metrics *m, const char *prefix, char *buf, size_t
         size_t nlen = strlen(short_name);
         if (nlen > 6 && strcmp(short_name + nlen - 6, "_total") == 0)
             nlen -= 6;
+        if (f->type == M_GAUGE && log_line_folds(f)) {
+            /* one gauge per partition (consumer lag): its sum and max, not 192 fields */
+            double sum = 0, max = 0;
+            for (struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow)) {
+                double d = bitsd(atomic_load_explicit(&s->value, memory_order_relaxed));
+                sum += d;
+                max = d > max ? d : max;
+            }
+            char v1[64], v2[64];
+            sb_printf(&b, "%s%.*s.sum=%s %.*s.max=%s", b.len ? " " : "", (int)nlen, short_name,
+                      fmt_double(v1, sizeof v1, sum), (int)nlen, short_name, fmt_double(v2, sizeof v2, max));
+            continue;
+        }
         for (struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow)) {
             char v[64], q[32];
             sb_printf(&b, "%s%.*s", b.len ? " " : "", (int)nlen, short_name);

@@ -61,7 +61,8 @@ char *jtm_metrics_render(jtm_metrics *m, size_t *len);
 /* The key=value fields of a stats log line: every counter and gauge whose name starts with prefix
  * (NULL: all), the prefix stripped and a trailing "_total" dropped, labelled series written as
  * name{labels} folded to name.value (rejected.bsn_invalid=3): "consumed=10 published=9
- * rejected.bsn_invalid=1". Histograms give name.count and name.p50 / name.p99 (bucket upper
+ * rejected.bsn_invalid=1". A gauge with more than 8 labelled series (lag per partition) gives
+ * name.sum and name.max instead. Histograms give name.count and name.p50 / name.p99 (bucket upper
  * bounds). Writes at most len bytes with NUL; returns buf. */
 char *jtm_metrics_log_line(jtm_metrics *m, const char *prefix, char *buf, size_t len);
 

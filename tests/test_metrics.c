@@ -63,6 +63,21 @@ Test(metrics, render_format)
     jtm_metrics_free(m);
 }
 
+Test(metrics, log_line_folds_many_series_of_a_gauge)
+{
+    jtm_metrics *m = jtm_metrics_new();
+    jtm_counter_add(jtm_metrics_counter(m, "jtm_t_consumed_total", "", NULL), 3);
+    for (int p = 0; p < 9; p++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "partition=\"%d\"", p);
+        jtm_gauge_set(jtm_metrics_gauge(m, "jtm_t_lag", "", labels), p == 4 ? 10 : 1);
+    }
+    char line[512];
+    jtm_metrics_log_line(m, "jtm_t_", line, sizeof line);
+    cr_expect_str_eq(line, "consumed=3 lag.sum=18 lag.max=10");
+    jtm_metrics_free(m);
+}
+
 Test(metrics, label_escape_and_overflow)
 {
     char buf[64];
