@@ -86,11 +86,12 @@ static long applied(const char *conninfo, const char *group)
 
 static long lines_of(const char *path)
 {
-    char cmd[4096], *out = NULL;
-    snprintf(cmd, sizeof cmd, "wc -l < %s", path);
+    char *cmd = NULL, *out = NULL;
+    cr_assert(asprintf(&cmd, "wc -l < '%s'", path) > 0);
     cr_assert_eq(jtm_test_sh(cmd, &out), 0);
     long n = atol(out);
     free(out);
+    free(cmd);
     return n;
 }
 

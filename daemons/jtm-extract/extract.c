@@ -114,7 +114,8 @@ void jtm_extract_csv_field(FILE *out, const char *v)
 /* Marks the children of classes under k. rows are grouped through an index sorted by (qi, pid). */
 static void k_anonymise(row *rows, long n, long long k, jtm_extract_stats *s)
 {
-    row **idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
+    size_t count = n > 0 ? (size_t)n : 1; /* n is a row count, never negative */
+    row **idx = malloc(count * sizeof *idx);
     for (long i = 0; i < n; i++)
         idx[i] = &rows[i];
     qsort(idx, (size_t)n, sizeof *idx, cmp_qi_pid);
