@@ -283,11 +283,15 @@ static void metrics_init(lk_shared *s)
                                         NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
 
-/* The worker's own Kafka settings: with several workers, client.id and a static group.instance.id
- * get the worker number appended (two members with one instance id would fence each other). */
+/* The worker's own Kafka settings: a smaller prefetch unless configured, and with several workers
+ * client.id and a static group.instance.id get the worker number appended (two members with one
+ * instance id would fence each other). */
 static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlist *out)
 {
     memset(out, 0, sizeof *out);
+    /* librdkafka prefetches up to 64 MiB per consumer by default; PostgreSQL, not the fetch, bounds
+     * the linker, so 16 MiB (seconds of input) keeps memory flat with several workers. */
+    jtm_kvlist_set(out, "queued.max.messages.kbytes", "16384");
     for (size_t i = 0; i < in->count; i++)
         jtm_kvlist_set(out, in->items[i].key, in->items[i].value);
     if (s->cfg->workers <= 1)
@@ -429,8 +433,6 @@ static void *worker_main(void *arg)
             jtm_service_ready("consuming");
         }
         rc = worker_loop(s, topics);
-        if (rc == JTM_EXIT_OK && s->id == 0)
-            log_stats(s);
     }
     if (rc != JTM_EXIT_OK)
         fail_all(s, rc);
@@ -501,6 +503,11 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
     for (int i = 0; i < spawned; i++)
         pthread_join(w[i].thread, NULL);
     rc = atomic_load(&sh.exit_code);
+    if (spawned > 0) {
+        char line[2048];
+        jtm_metrics_log_line(sh.m, "jtm_linker_", line, sizeof line);
+        log_info("stats", "%s", line);
+    }
     if (rc == JTM_EXIT_OK) {
         jtm_service_stopping();
         log_info("stopping", "signal=%d", (int)jtm_stop_signal);
