@@ -1,9 +1,15 @@
+/* The low-level SHA256_CTX interface is deprecated in OpenSSL 3 but still built (Debian 12 ships it) and
+ * runs the same SHA-NI/AVX code as EVP: it is used here because a SHA256_CTX is a plain struct. HMAC
+ * with precomputed pad states then costs a struct copy per hash, where EVP_MD_CTX_copy_ex frees and
+ * allocates the provider's context on every copy (measured: 257 ns -> see jtm_pseudonym_hex). */
+#define OPENSSL_API_COMPAT 10101
 #include "pseudonym.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +20,18 @@
 #define SHA256_BLOCK 64
 #define SHA256_LEN 32
 
+/* The secret part of a key: the bytes and the HMAC states derived from them (as good as the key
+ * for forging hashes), together in one locked, non-dumpable mapping. */
+typedef struct key_secret {
+    SHA256_CTX inner, outer; /* SHA-256 after absorbing key^ipad and key^opad */
+    unsigned char bytes[JTM_KEY_MAX_BYTES];
+} key_secret;
+
 struct jtm_key {
-    unsigned char *bytes; /* in its own mmap'd page: locked, excluded from core dumps */
+    key_secret *sec; /* in its own mmap'd pages: locked, excluded from core dumps */
     size_t len, map_len;
     bool locked;
     char id[33];
-    EVP_MD_CTX *inner, *outer; /* SHA-256 after absorbing key^ipad and key^opad */
-    EVP_MD_CTX *work;          /* scratch, reused per hash */
 };
 
 static int valid_key_id(const char *id)
@@ -41,16 +52,12 @@ void jtm_key_free(jtm_key *key)
 {
     if (!key)
         return;
-    if (key->bytes) {
-        OPENSSL_cleanse(key->bytes, key->map_len);
+    if (key->sec) {
+        OPENSSL_cleanse(key->sec, key->map_len);
         if (key->locked)
-            munlock(key->bytes, key->map_len);
-        munmap(key->bytes, key->map_len);
+            munlock(key->sec, key->map_len);
+        munmap(key->sec, key->map_len);
     }
-    /* EVP_MD_CTX_free cleanses the digest state (derived from the key) before freeing it. */
-    EVP_MD_CTX_free(key->inner);
-    EVP_MD_CTX_free(key->outer);
-    EVP_MD_CTX_free(key->work);
     OPENSSL_cleanse(key, sizeof *key);
     free(key);
 }
@@ -63,26 +70,19 @@ static int precompute(jtm_key *k, char *errstr, size_t errlen)
     unsigned int n = 0;
     int rc = -1;
     memset(block, 0, sizeof block);
-    k->inner = EVP_MD_CTX_new();
-    k->outer = EVP_MD_CTX_new();
-    k->work = EVP_MD_CTX_new();
-    if (!k->inner || !k->outer || !k->work)
-        goto out;
     if (k->len > SHA256_BLOCK) {
-        if (EVP_Digest(k->bytes, k->len, block, &n, EVP_sha256(), NULL) != 1)
+        if (EVP_Digest(k->sec->bytes, k->len, block, &n, EVP_sha256(), NULL) != 1)
             goto out;
     } else {
-        memcpy(block, k->bytes, k->len);
+        memcpy(block, k->sec->bytes, k->len);
     }
     for (int i = 0; i < SHA256_BLOCK; i++)
         pad[i] = block[i] ^ 0x36;
-    if (EVP_DigestInit_ex(k->inner, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(k->inner, pad, sizeof pad) != 1)
+    if (SHA256_Init(&k->sec->inner) != 1 || SHA256_Update(&k->sec->inner, pad, sizeof pad) != 1)
         goto out;
     for (int i = 0; i < SHA256_BLOCK; i++)
         pad[i] = block[i] ^ 0x5c;
-    if (EVP_DigestInit_ex(k->outer, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(k->outer, pad, sizeof pad) != 1)
-        goto out;
-    if (EVP_DigestInit_ex(k->work, EVP_sha256(), NULL) != 1)
+    if (SHA256_Init(&k->sec->outer) != 1 || SHA256_Update(&k->sec->outer, pad, sizeof pad) != 1)
         goto out;
     rc = 0;
 out:
@@ -111,19 +111,19 @@ int jtm_key_from_bytes(const void *bytes, size_t len, const char *key_id, jtm_ke
         return -1;
     }
     long page = sysconf(_SC_PAGESIZE);
-    k->map_len = ((len + (size_t)page - 1) / (size_t)page) * (size_t)page;
+    k->map_len = ((sizeof(key_secret) + (size_t)page - 1) / (size_t)page) * (size_t)page;
     void *m = mmap(NULL, k->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         snprintf(errstr, errlen, "cannot map key memory: %s", strerror(errno));
         free(k);
         return -1;
     }
-    k->bytes = m;
+    k->sec = m;
     k->locked = mlock(m, k->map_len) == 0;
 #ifdef MADV_DONTDUMP
     madvise(m, k->map_len, MADV_DONTDUMP);
 #endif
-    memcpy(k->bytes, bytes, len);
+    memcpy(k->sec->bytes, bytes, len);
     k->len = len;
     snprintf(k->id, sizeof k->id, "%s", key_id);
     if (precompute(k, errstr, errlen) != 0) {
@@ -200,16 +200,25 @@ out:
 const char *jtm_key_id(const jtm_key *key) { return key->id; }
 bool jtm_key_is_locked(const jtm_key *key) { return key->locked; }
 
-int jtm_pseudonym_hex(jtm_key *k, const char *prefix, const char *value, size_t len, char out[33])
+/* The working state lives on the stack (the pad states are only read), so any number of threads
+ * may hash with one key; it is wiped before returning because it holds key-derived state. */
+int jtm_pseudonym_hex(const jtm_key *k, const char *prefix, const char *value, size_t len, char out[33])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char ih[SHA256_LEN], oh[SHA256_LEN];
-    unsigned int n;
+    SHA256_CTX w;
+    int ok;
     out[0] = '\0';
-    if (EVP_MD_CTX_copy_ex(k->work, k->inner) != 1 || EVP_DigestUpdate(k->work, prefix, strlen(prefix)) != 1 ||
-        (len && EVP_DigestUpdate(k->work, value, len) != 1) || EVP_DigestFinal_ex(k->work, ih, &n) != 1 ||
-        EVP_MD_CTX_copy_ex(k->work, k->outer) != 1 || EVP_DigestUpdate(k->work, ih, sizeof ih) != 1 ||
-        EVP_DigestFinal_ex(k->work, oh, &n) != 1)
+    w = k->sec->inner;
+    ok = SHA256_Update(&w, prefix, strlen(prefix)) == 1 && (!len || SHA256_Update(&w, value, len) == 1) &&
+         SHA256_Final(ih, &w) == 1;
+    if (ok) {
+        w = k->sec->outer;
+        ok = SHA256_Update(&w, ih, sizeof ih) == 1 && SHA256_Final(oh, &w) == 1;
+    }
+    OPENSSL_cleanse(&w, sizeof w);
+    OPENSSL_cleanse(ih, sizeof ih);
+    if (!ok)
         return -1;
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hex[oh[i] >> 4];
