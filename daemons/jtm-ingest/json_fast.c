@@ -112,15 +112,42 @@ static void put_utf8(char *o, size_t *n, int32_t v)
     }
 }
 
-/* At the opening quote. Decodes into ps->s (NUL-terminated), length in *len. */
-static int parse_string(parser *ps, size_t *len)
+/* At the opening quote. *str and *len get the decoded string (not NUL-terminated): the source bytes
+ * themselves when the string has no escape (most have none: no copy), else ps->s, which the next
+ * string with an escape overwrites. */
+static int parse_string(parser *ps, const char **str, size_t *len)
 {
-    ps->p++;
-    /* A decoded string is never longer than its source. */
-    if (!reserve(ps, (size_t)(ps->end - ps->p) + 1))
+    const unsigned char *start = ++ps->p;
+    for (;;) {
+        const unsigned char *q = ps->p;
+        while (q < ps->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++;
+        ps->p = q;
+        if (q >= ps->end)
+            return -1;
+        unsigned char c = *q;
+        if (c == '"') {
+            ps->p++;
+            *str = (const char *)start;
+            *len = (size_t)(q - start);
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\')
+            break;
+        size_t k = utf8_seq(q, ps->end);
+        if (!k)
+            return -1;
+        ps->p += k;
+    }
+    /* An escape: decode into the scratch buffer, after the part already checked. A decoded string
+     * is never longer than its source. */
+    if (!reserve(ps, (size_t)(ps->end - start) + 1))
         return -1;
     char *o = ps->s;
-    size_t n = 0;
+    size_t n = (size_t)(ps->p - start);
+    memcpy(o, start, n);
     for (;;) {
         /* Plain run: copy until a quote, a backslash, a control or a non-ASCII byte. */
         const unsigned char *q = ps->p;
@@ -134,7 +161,7 @@ static int parse_string(parser *ps, size_t *len)
         unsigned char c = *ps->p;
         if (c == '"') {
             ps->p++;
-            o[n] = '\0';
+            *str = o;
             *len = n;
             return 0;
         }
@@ -264,26 +291,32 @@ static json_t *parse_object(parser *ps)
         return obj;
     }
     for (;;) {
+        const char *k;
         size_t klen;
         skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != '"' || parse_string(ps, &klen) != 0)
+        if (ps->p >= ps->end || *ps->p != '"' || parse_string(ps, &k, &klen) != 0)
             goto fail;
-        if (json_object_get(obj, ps->s))
-            goto fail; /* duplicate key */
-        char kbuf[128], *key = klen < sizeof kbuf ? kbuf : malloc(klen + 1);
-        if (!key)
-            goto fail;
-        memcpy(key, ps->s, klen + 1);
+        /* A key decoded into the scratch buffer must survive the value's strings. */
+        char kbuf[128], *key = NULL;
+        if (k == ps->s) {
+            if (!(key = klen < sizeof kbuf ? kbuf : malloc(klen)))
+                goto fail;
+            memcpy(key, k, klen);
+            k = key;
+        }
         skip_ws(ps);
         json_t *v = NULL;
         if (ps->p < ps->end && *ps->p == ':') {
             ps->p++;
             v = parse_value(ps);
         }
-        int rc = v ? json_object_set_new_nocheck(obj, key, v) : -1;
-        if (key != kbuf)
+        /* A duplicate key replaces the value instead of adding one: the size tells (one hash
+         * lookup per key instead of a get before the set). */
+        size_t size = json_object_size(obj);
+        int rc = v ? json_object_setn_new_nocheck(obj, k, klen, v) : -1;
+        if (key && key != kbuf)
             free(key);
-        if (rc != 0)
+        if (rc != 0 || json_object_size(obj) == size)
             goto fail;
         skip_ws(ps);
         if (ps->p >= ps->end)
@@ -359,10 +392,11 @@ static json_t *parse_value(parser *ps)
     case '{': return parse_object(ps);
     case '[': return parse_array(ps);
     case '"': {
+        const char *str;
         size_t n;
-        if (parse_string(ps, &n) != 0)
+        if (parse_string(ps, &str, &n) != 0)
             return NULL;
-        return json_stringn_nocheck(ps->s, n);
+        return json_stringn_nocheck(str, n);
     }
     case 't': return literal(ps, "true", json_true());
     case 'f': return literal(ps, "false", json_false());
