@@ -7,6 +7,7 @@
 #   JTM_BENCH_EVENTS=200000 bench/ingest.sh
 #   JTM_BENCH_PIN=1 bench/ingest.sh      jtm-ingest pinned to one CPU (taskset -c 1)
 #   JTM_BENCH_PERF=/tmp/ingest.perf bench/ingest.sh   jtm-ingest under perf record -g (profile)
+#   JTM_BENCH_INGEST_CONF=$'kafka.linger.ms = 50' bench/ingest.sh   extra lines for jtm-ingest's config
 #
 # Rates are measured from the first message on the output topic to the last one, so the consumer
 # group join of jtm-ingest (a few seconds on the mock) does not count against it; the wall time
@@ -83,6 +84,7 @@ key.file = $STATE/region.key
 key.id = kbench
 stats.interval.ms = 5000
 kafka.bootstrap.servers = $B
+${JTM_BENCH_INGEST_CONF:-}
 CONF
 pin=(); [ -n "${JTM_BENCH_PIN:-}" ] && pin=(taskset -c 1)
 [ -n "${JTM_BENCH_PERF:-}" ] && pin=("${pin[@]}" perf record -g -o "$JTM_BENCH_PERF")
