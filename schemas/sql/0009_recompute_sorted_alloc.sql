@@ -1,48 +1,24 @@
 -- wh.recompute_children, cheaper per batch; the rules (0003, 0008) are unchanged.
--- A batch's children are mostly monthly invoices: 260,000 of the 307,000 event rows of a
--- 17,000-event batch of 12,249 children. 0008 copied them all into the event CTE (which then spilled
--- to disk), sorted them once per ordered aggregate (eight), and sorted all event rows once more for
--- each child's latest event. Now:
--- - invoices are summed per (pid, allocation_no) by a hash aggregate read straight from the pid index,
---   outside the event CTE. An invoice has no other say unless its allocation_no has no allocation
---   message with a category (3 of 19,965 in that batch): then category and gemeente fall back to the
---   latest start, stop or invoice, so those invoices are read (per allocation_no) into the sort below;
--- - the allocation, start and stop events are sorted once by (pid, allocation_no,
---   (type = 'allocation') DESC, occurred_on DESC, recorded_at DESC, event_id DESC) and feed plain
---   aggregates: every "latest" pick of 0008 ordered by that key, or by its tail within a filter on
---   type, so it is the first value of its filtered group in this order;
--- - the pid index is keyed (pid, occurred_on, recorded_at, event_id COLLATE "C") (the columns the
---   recompute reads stay INCLUDEd), so a child's latest event is one backward index-only probe;
--- - no JIT (see the function).
--- Measured on a 1,000,000-event warehouse, that batch, backend CPU, against this migration's first
--- version (one sort, invoices included; same index built the same way), 24 runs each interleaved on
--- a busy 2-core machine: wh.recompute_children alone median 2.58 s -> 2.23 s (lower in each of the 6
--- rounds), the whole staging.apply_batch 3.39 s -> 3.06 s (lower in 5 of 6).
+-- The allocation events of a batch (mostly monthly invoices: 260,000 of the 307,000 event rows of a
+-- 17,000-event batch of 12,249 children) are sorted once by (pid, allocation_no,
+-- (type = 'allocation') DESC, occurred_on DESC, recorded_at DESC, event_id DESC) and feed plain
+-- aggregates: every "latest" pick of 0008 ordered by that key, or by its tail within a filter on
+-- type, so it is the first value of its filtered group in this order. 0008 sorted every group once
+-- per ordered aggregate (eight). The SOJ rows are no longer copied into a second CTE.
+-- Measured on a 1,000,000-event warehouse, that batch through staging.apply_batch, backend CPU:
+-- 2.64-3.02 s before, 2.56-2.68 s after (a shared 2-core machine; see the commit message).
 -- Tried and dropped: writing only changed rows (diff against the stored rows) cost as much as it
--- saved on that batch; work_mem 128MB was within the noise; invoices inside the event CTE (one index
--- pass instead of two, but a CTE twice the size scanned nine times) measured between the two.
-
--- Same name, same INCLUDEd columns as 0008; the key adds the recompute's "latest" order. It still
--- serves every lookup by pid (the leading column, default collation).
-DROP INDEX staging.event_pid_cover_idx;
-CREATE INDEX event_pid_cover_idx ON staging.event (pid, occurred_on, recorded_at, event_id COLLATE "C")
-    INCLUDE (withdrawn, feed, type, gemeente, f_reference, f_allocation_no, f_provider_agb, f_category,
-             f_referrer, f_answer, f_outcome, f_allocated_on, f_start_date, f_end_date, f_end_reason,
-             f_amount_cents, f_debit_credit, f_birth_ym);
+-- saved on that batch; work_mem 128MB (the event CTE fits in memory) was within the noise.
 
 CREATE OR REPLACE FUNCTION wh.recompute_children(p_pids text[]) RETURNS void
 LANGUAGE plpgsql
--- the CTEs' row estimates are guesses; hash joins are right for every join here (the LATERAL probes
--- are nested loops by construction)
+-- the CTEs' row estimates are guesses; hash joins are right for every join here
 SET enable_nestloop = off
 -- a batch reads a few thousand children of a table that grows without bound: through the pid indexes,
 -- never a whole-table scan per batch (that made a batch's cost grow with the warehouse)
 SET enable_seqscan = off
 -- the sorts of a 5,000-event batch (tens of thousands of event rows) spilled to disk at 4MB
 SET work_mem = '64MB'
--- the statement is planned per call; JIT compiled it per call (0.13 s of 2 s; 3.4 s once the probes'
--- forced nested loop pushed the cost over jit_optimize_above_cost) and ran no faster
-SET jit = off
 AS $fn$
 BEGIN
     EXECUTE $q$
@@ -67,34 +43,11 @@ BEGIN
                e.f_provider_agb AS provider_agb, e.f_category AS category,
                e.f_referrer AS referrer, e.f_answer AS answer, e.f_outcome AS outcome,
                e.f_allocated_on::date AS allocated_on, e.f_start_date::date AS start_date,
-               e.f_end_date::date AS end_date, e.f_end_reason AS end_reason
+               e.f_end_date::date AS end_date, e.f_end_reason AS end_reason,
+               e.f_amount_cents::bigint AS amount_cents, e.f_debit_credit AS debit_credit,
+               e.f_birth_ym AS birth_ym
         FROM staging.event e
-        WHERE e.pid = ANY ($1) AND NOT e.withdrawn AND NOT (e.feed = 'soj' AND e.type = 'invoice')
-    ),
-    inv AS (  -- per allocation_no, the signed sum of its invoices: hashed, straight from the pid index
-        -- (OFFSET 0 keeps the type and feed tests off the (feed, event_id) key: that plan read the heap
-        -- page of every SOJ event)
-        SELECT e.pid COLLATE "C" AS pid, e.f_allocation_no COLLATE "C" AS allocation_no,
-               sum(CASE WHEN e.f_debit_credit = 'C' THEN -1 ELSE 1 END * e.f_amount_cents::bigint) AS cents
-        FROM (SELECT pid, feed, type, f_allocation_no, f_debit_credit, f_amount_cents FROM staging.event
-              WHERE pid = ANY ($1) AND NOT withdrawn OFFSET 0) e
-        WHERE e.feed = 'soj' AND e.type = 'invoice' AND e.f_allocation_no IS NOT NULL
-        GROUP BY 1, 2
-    ),
-    inv_fb AS (  -- the invoices of an allocation_no without an allocation message with a category (rare):
-        -- they can still decide its category and gemeente (below); read per allocation_no (OFFSET 0
-        -- keeps them a probe per allocation_no, not a join over the index)
-        SELECT n.pid, n.allocation_no, 'invoice'::text AS type, i.gemeente, i.f_category AS category,
-               i.occurred_on, i.recorded_at, i.event_id
-        FROM (SELECT n.pid, n.allocation_no FROM inv n
-              WHERE NOT EXISTS (SELECT 1 FROM ev a WHERE a.feed = 'soj' AND a.type = 'allocation'
-                                AND a.category IS NOT NULL AND a.pid = n.pid AND a.allocation_no = n.allocation_no)) n
-        CROSS JOIN LATERAL (
-            SELECT e.gemeente, e.f_category, e.occurred_on, e.recorded_at, e.event_id COLLATE "C" AS event_id
-            FROM staging.event e
-            WHERE e.pid = n.pid COLLATE "default" AND e.f_allocation_no COLLATE "C" = n.allocation_no
-              AND NOT e.withdrawn AND e.feed = 'soj' AND e.type = 'invoice'
-            OFFSET 0) i
+        WHERE e.pid = ANY ($1) AND NOT e.withdrawn
     ),
     req AS (  -- the first request per reference
         SELECT DISTINCT ON (pid, reference) pid, reference, occurred_on AS requested_on, gemeente,
@@ -107,12 +60,11 @@ BEGIN
         FROM ev WHERE feed = 'soj' AND type = 'answer' AND answer = '1' AND reference IS NOT NULL
         GROUP BY pid, reference
     ),
-    alc_g AS (  -- per allocation_no, from its allocation, start, stop (and inv_fb) events
+    alc AS (  -- per allocation_no, from its allocation, start, stop and invoice events
         -- (array_agg(x) FILTER (...))[1] is the first x of the filtered group in the input order: the
         -- subquery's ORDER BY (a subquery with ORDER BY is not flattened, and the grouping uses its
         -- sort order: no second, unstable sort). Every pick below is the latest by (occurred_on,
         -- recorded_at, event_id) among its filter, allocation messages first for category and gemeente.
-        -- An invoice only ever counts there when no allocation message has a category: inv_fb.
         SELECT pid, allocation_no,
             (array_agg(reference) FILTER (WHERE type = 'allocation' AND reference IS NOT NULL))[1] AS reference,
             (array_agg(provider_agb) FILTER (WHERE type = 'allocation' AND provider_agb IS NOT NULL))[1] AS provider_agb,
@@ -123,22 +75,14 @@ BEGIN
             coalesce(min(start_date) FILTER (WHERE type = 'start'),
                      min(start_date) FILTER (WHERE type = 'stop')) AS started_on,
             (array_agg(end_date) FILTER (WHERE type = 'stop'))[1] AS ended_on,
-            (array_agg(end_reason) FILTER (WHERE type = 'stop'))[1] AS end_reason
-        FROM (SELECT * FROM (
-                  SELECT pid, allocation_no, type, reference, provider_agb, category, gemeente,
-                         allocated_on, start_date, end_date, end_reason, occurred_on, recorded_at, event_id
-                  FROM ev
-                  WHERE feed = 'soj' AND allocation_no IS NOT NULL AND type IN ('allocation', 'start', 'stop')
-                  UNION ALL
-                  SELECT pid, allocation_no, type, NULL, NULL, category, gemeente, NULL, NULL, NULL, NULL,
-                         occurred_on, recorded_at, event_id
-                  FROM inv_fb) u
+            (array_agg(end_reason) FILTER (WHERE type = 'stop'))[1] AS end_reason,
+            coalesce(sum(CASE WHEN debit_credit = 'C' THEN -1 ELSE 1 END * amount_cents) FILTER (WHERE type = 'invoice'), 0)::bigint AS invoiced_cents
+        FROM (SELECT pid, allocation_no, type, reference, provider_agb, category, gemeente,
+                     allocated_on, start_date, end_date, end_reason, debit_credit, amount_cents
+              FROM ev
+              WHERE feed = 'soj' AND allocation_no IS NOT NULL AND type IN ('allocation', 'start', 'stop', 'invoice')
               ORDER BY pid, allocation_no, (type = 'allocation') DESC, occurred_on DESC, recorded_at DESC, event_id DESC) s
         GROUP BY pid, allocation_no
-    ),
-    alc AS (  -- every allocation_no of an invoice is in alc_g: by its allocation message, or by inv_fb
-        SELECT g.*, coalesce(i.cents, 0)::bigint AS invoiced_cents
-        FROM alc_g g LEFT JOIN inv i ON i.pid = g.pid AND i.allocation_no = g.allocation_no
     ),
     ep AS MATERIALIZED (
         SELECT a.pid, coalesce(a.alloc_gemeente, r.gemeente, a.gemeente) AS gemeente,
@@ -195,14 +139,10 @@ BEGIN
         WHERE a.ended_on IS NOT NULL AND b.started_on IS NOT NULL
           AND b.started_on > a.ended_on AND b.started_on <= a.ended_on + interval '5 years'
     ),
-    child AS (  -- gemeente and birth month of the child's latest event: one backward probe of the
-        -- index (pid, occurred_on, recorded_at, event_id COLLATE "C") per child, no sort of its events
-        SELECT p.pid COLLATE "C" AS pid, l.gemeente, to_date(l.f_birth_ym, 'YYYY-MM') AS birth_month
-        FROM (SELECT DISTINCT u.pid FROM unnest($1) AS u(pid)) p
-        CROSS JOIN LATERAL (
-            SELECT e.gemeente, e.f_birth_ym FROM staging.event e
-            WHERE e.pid = p.pid AND NOT e.withdrawn
-            ORDER BY e.occurred_on DESC, e.recorded_at DESC, e.event_id COLLATE "C" DESC LIMIT 1) l
+    child AS (  -- gemeente and birth month of the child's latest event
+        SELECT DISTINCT ON (pid) pid, gemeente,
+               to_date(birth_ym, 'YYYY-MM') AS birth_month
+        FROM ev ORDER BY pid, occurred_on DESC, recorded_at DESC, event_id DESC
     ),
     ins_route AS (
         INSERT INTO wh.route (pid, gemeente, path, first_signal_on, first_care_on, episodes, repeat_care)
