@@ -2,8 +2,8 @@
 # Benchmark of jtm-linker: a synthetic region (jtm-synth, default 145,000 children over 3 years, about
 # 1,000,000 events) pseudonymised by three jtm-ingest daemons onto pseudo.{jgz,verzuim,soj} (64
 # partitions each) of a private jtm-devbroker, then loaded by jtm-linker into a private PostgreSQL
-# (release build, batch.max 20000, batch.ms 200, workers 2 as in config/jtm-linker*.conf.example:
-# two loaders with their own transactions on disjoint partitions). Baseline in the same run: the same
+# (release build, batch.max 20000, batch.ms 200, workers 3: loaders with their own transactions on
+# disjoint partitions; of 2, 3 and 4 on 2 cores, 3 loaded fastest). Baseline in the same run: the same
 # pseudonymised events loaded with psql \copy into a plain table (payload jsonb, no index).
 # Then, with the warehouse full, end-to-end latency at 5,000 events/s: 100,000 new SOJ events
 # produced at that rate; latency = commit time of the batch that made them visible in wh.route
@@ -14,7 +14,7 @@
 # JTM_BENCH_PG_PORT (default 54360), JTM_BENCH_CHILDREN (default 145000), JTM_BENCH_LATENCY
 # (default 1; 0 skips the latency run), JTM_BENCH_KEEP=1 leaves PostgreSQL running afterwards,
 # JTM_BENCH_PG_TUNE=1 adds wal_compression, a 30 min checkpoint interval and max_wal_size 16GB,
-# JTM_BENCH_WORKERS (default 2) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
+# JTM_BENCH_WORKERS (default 3) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
 # the linker (e.g. "-X batch.max=20000").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,7 @@ state=${JTM_BENCH_STATE:-$root/.jtm/bench}
 port=${JTM_BENCH_PG_PORT:-54360}
 children=${JTM_BENCH_CHILDREN:-145000}
 latency=${JTM_BENCH_LATENCY:-1}
-workers=${JTM_BENCH_WORKERS:-2}
+workers=${JTM_BENCH_WORKERS:-3}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
