@@ -25,6 +25,9 @@ export JTM_BUILD=$BUILD
 
 broker_pid=""
 cleanup() {
+  # A test that fails between starting a daemon and stopping it leaves the daemon running: stop
+  # whatever still runs from this build's bin/ (only this run's build folder).
+  pkill -TERM -f "^$BUILD/bin/jtm-" 2>/dev/null || true
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
   "$JTM_ROOT/ops/pg.sh" destroy >/dev/null 2>&1 || true
 }
