@@ -57,17 +57,15 @@ span_eps() {
     awk '$1 > 0 { n++; if (!lo || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
          END { printf "%d", (hi > lo ? n / ((hi - lo) / 1000) : 0) }'
 }
-wait_count() { # topic... N: waits until the topics hold N together; prints the time the first message appeared
-  local n=${*: -1} first="" c t deadline=$(( $(date +%s) + ${JTM_BENCH_TIMEOUT:-900} ))
+wait_count() { # topic... N: waits until the topics hold N together
+  local n=${*: -1} c=0 t deadline=$(( $(date +%s) + ${JTM_BENCH_TIMEOUT:-900} ))
   while :; do
     [ "$(date +%s)" -lt "$deadline" ] || jtm_die "timed out waiting for $n messages on ${*:1:$#-1} (have $c)"
     kill -0 "$broker_pid" 2>/dev/null || jtm_die "jtm-devbroker died"
     c=0; for t in "${@:1:$#-1}"; do c=$((c + $(count "$t"))); done
-    [ -z "$first" ] && [ "$c" -gt 0 ] && first=$(now)
     [ "$c" -ge "$n" ] && break
     sleep 1
   done
-  echo "$first"
 }
 
 # SOJ events of a synthetic region: about 4.4 per child over 3 years.
@@ -82,7 +80,7 @@ bytes=$(wc -c <"$STATE/raw.ndjson")
 # Keyed by line number so the events spread over the partitions (a null key sticks to one).
 awk '{print NR "\t" $0}' "$STATE/raw.ndjson" |
   kcat -P -b "$B" -t raw.soj -K $'\t' -X compression.type=lz4 -X linger.ms=50 -X batch.num.messages=10000
-wait_count raw.soj "$N" >/dev/null
+wait_count raw.soj "$N"
 rm -f "$STATE/raw.ndjson"
 jtm_log "raw.soj holds $N events ($((bytes / N)) bytes each on average)"
 
@@ -102,7 +100,7 @@ t0=$(now)
 /usr/bin/time -v -o "$STATE/ingest.time" "${pin[@]}" "$BUILD/bin/jtm-ingest" -c "$STATE/ingest.conf" >"$STATE/ingest.log" 2>&1 &
 time_pid=$!
 sleep 0.2; ingest_pid=$(pgrep -P "$time_pid" -n || true)
-first=$(wait_count pseudo.soj dlq.soj "$N")
+wait_count pseudo.soj dlq.soj "$N"
 t1=$(now)
 [ -n "$ingest_pid" ] && kill -TERM "$ingest_pid"
 wait "$time_pid" || jtm_log "jtm-ingest exited non-zero (see $STATE/ingest.log)"
@@ -119,7 +117,7 @@ t0=$(now)
 ( kcat -C -b "$B" -t raw.soj -o beginning -e -q -f '%k\t%s\n' |
   kcat -P -b "$B" -t pass.soj -K $'\t' -X compression.type=lz4 -X enable.idempotence=true -X linger.ms=5 ) &
 pt_pid=$!
-first=$(wait_count pass.soj "$N")
+wait_count pass.soj "$N"
 t1=$(now)
 wait "$pt_pid" || true
 pass_eps=$(span_eps pass.soj)

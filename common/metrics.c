@@ -432,12 +432,18 @@ static const char *bucket_quantile(const struct jtm_metric *s, uint64_t total, d
     return "+Inf";
 }
 
+/* The series of a family in order, the overflow series last. */
+static struct jtm_metric *series_next(const family *f, const struct jtm_metric *s)
+{
+    return s->next ? s->next : (s == f->overflow ? NULL : f->overflow);
+}
+
 /* A labelled gauge family with more series than a log line can show one by one. */
 #define LOG_LINE_MAX_SERIES 8
 static bool log_line_folds(const family *f)
 {
     int n = 0;
-    for (const struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow))
+    for (const struct jtm_metric *s = f->series; s; s = series_next(f, s))
         if (++n > LOG_LINE_MAX_SERIES)
             return true;
     return false;
@@ -463,7 +469,7 @@ char *jtm_metrics_log_line(jtm_metrics *m, const char *prefix, char *buf, size_t
         if (f->type == M_GAUGE && log_line_folds(f)) {
             /* one gauge per partition (consumer lag): its sum and max, not 192 fields */
             double sum = 0, max = 0;
-            for (struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow)) {
+            for (struct jtm_metric *s = f->series; s; s = series_next(f, s)) {
                 double d = bitsd(atomic_load_explicit(&s->value, memory_order_relaxed));
                 sum += d;
                 max = d > max ? d : max;
@@ -473,7 +479,7 @@ char *jtm_metrics_log_line(jtm_metrics *m, const char *prefix, char *buf, size_t
                       fmt_double(v1, sizeof v1, sum), (int)nlen, short_name, fmt_double(v2, sizeof v2, max));
             continue;
         }
-        for (struct jtm_metric *s = f->series; s; s = s->next ? s->next : (s == f->overflow ? NULL : f->overflow)) {
+        for (struct jtm_metric *s = f->series; s; s = series_next(f, s)) {
             char v[64], q[32];
             sb_printf(&b, "%s%.*s", b.len ? " " : "", (int)nlen, short_name);
             fold_labels(&b, s->labels);

@@ -248,15 +248,19 @@ static void store_kafka_offsets(lk_state *s, const lk_batch *b)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+static void log_stats_line(lk_shared *sh)
+{
+    char line[2048];
+    jtm_metrics_log_line(sh->m, "jtm_linker_", line, sizeof line);
+    log_info("stats", "%s", line);
+}
+
 /* Each worker publishes the lag of its own partitions; worker 0 writes the line. */
 static void log_stats(lk_state *s)
 {
     jtm_kafka_lag_publish(s->rk, s->sh->m, "jtm_linker_consumer_lag", "messages behind the end of the pseudo partition");
-    if (s->id != 0)
-        return;
-    char line[2048];
-    jtm_metrics_log_line(s->sh->m, "jtm_linker_", line, sizeof line);
-    log_info("stats", "%s", line);
+    if (s->id == 0)
+        log_stats_line(s->sh);
 }
 
 static void metrics_init(lk_shared *s)
@@ -296,14 +300,14 @@ static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlis
         jtm_kvlist_set(out, in->items[i].key, in->items[i].value);
     if (s->cfg->workers <= 1)
         return;
-    static const char *const keys[] = {"client.id", "group.instance.id"};
-    for (int k = 0; k < 2; k++) {
-        const char *v = jtm_kvlist_get(in, keys[k]);
-        if (k == 1 && !v)
-            continue;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s-w%d", v ? v : "jtm-linker", s->id);
-        jtm_kvlist_set(out, keys[k], buf);
+    char buf[256];
+    const char *client = jtm_kvlist_get(in, "client.id");
+    snprintf(buf, sizeof buf, "%s-w%d", client ? client : "jtm-linker", s->id);
+    jtm_kvlist_set(out, "client.id", buf);
+    const char *instance = jtm_kvlist_get(in, "group.instance.id");
+    if (instance) {
+        snprintf(buf, sizeof buf, "%s-w%d", instance, s->id);
+        jtm_kvlist_set(out, "group.instance.id", buf);
     }
 }
 
@@ -326,7 +330,7 @@ static int worker_start(lk_state *s, const char *const topics[3])
     s->rk = jtm_kafka_consumer_new(&kafka, s->cfg->group, on_rebalance, s, err, sizeof err);
     jtm_kvlist_free(&kafka);
     if (!s->rk) {
-        log_error("kafka_config", "error=%s", jtm_log_quote(q, sizeof q, err));
+        log_error("kafka_config", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));
         return JTM_EXIT_CONFIG;
     }
     if (jtm_kafka_wait_ready(s->rk, (int)s->cfg->kafka_ready_ms, err, sizeof err) != 0) {
@@ -503,11 +507,8 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
     for (int i = 0; i < spawned; i++)
         pthread_join(w[i].thread, NULL);
     rc = atomic_load(&sh.exit_code);
-    if (spawned > 0) {
-        char line[2048];
-        jtm_metrics_log_line(sh.m, "jtm_linker_", line, sizeof line);
-        log_info("stats", "%s", line);
-    }
+    if (spawned > 0)
+        log_stats_line(&sh);
     if (rc == JTM_EXIT_OK) {
         jtm_service_stopping();
         log_info("stopping", "signal=%d", (int)jtm_stop_signal);
