@@ -1,9 +1,11 @@
-/* Validation speed of the feed schemas: ns per jtm_schema_validate on fixture events (release
- * build, one core). Build and run from the repository root:
- *   cc -O2 -D_GNU_SOURCE -Icommon bench/schema_bench.c common/schema.c common/pattern.c common/date.c -ljansson -lm \
- *      -o /tmp/schema_bench && /tmp/schema_bench [iterations]
+/* Parse and validation speed of the feed schemas on fixture events (release build, one core): ns
+ * per jtm_jdoc_parse (the flat document jtm-ingest parses into) and per jtm_schema_validate_doc.
+ * Build and run from the repository root:
+ *   cc -O2 -D_GNU_SOURCE -Icommon bench/schema_bench.c common/schema.c common/jdoc.c common/pattern.c \
+ *      common/date.c -ljansson -lm -o /tmp/schema_bench && /tmp/schema_bench [iterations]
  * It reads schemas/<name>.schema.json and the first valid line of each event type in
- * tests/fixtures/schema/<name>.ndjson, and also times json_loads of the same event for scale. */
+ * tests/fixtures/schema/<name>.ndjson, and also times jansson's json_loads of the same event for
+ * scale. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +50,25 @@ static void bench(const char *name, long iters)
         }
         strncat(seen, key, sizeof seen - strlen(seen) - 1);
         char *text = json_dumps(ev, JSON_COMPACT);
+        size_t len = strlen(text);
+        jtm_jdoc d;
+        jtm_jdoc_init(&d);
         double t0 = now_ns();
         for (long i = 0; i < iters; i++)
-            if (jtm_schema_validate(s, ev, NULL, 0) != 0)
+            if (jtm_jdoc_parse(&d, text, len) != 0)
                 abort();
         double t1 = now_ns();
+        for (long i = 0; i < iters; i++)
+            if (jtm_schema_validate_doc(s, &d, 0, NULL, 0) != 0)
+                abort();
+        double t2 = now_ns();
         for (long i = 0; i < iters / 4; i++)
             json_decref(json_loads(text, 0, NULL));
-        double t2 = now_ns();
-        printf("%-15s %-13s validate %6.0f ns   (json_loads of the same %zu bytes: %6.0f ns)\n", name, type,
-               (t1 - t0) / (double)iters, strlen(text), (t2 - t1) / (double)(iters / 4));
+        double t3 = now_ns();
+        printf("%-15s %-13s parse %5.0f ns  validate %5.0f ns   (json_loads of the same %zu bytes: %6.0f ns)\n",
+               name, type, (t1 - t0) / (double)iters, (t2 - t1) / (double)iters, len,
+               (t3 - t2) / (double)(iters / 4));
+        jtm_jdoc_free(&d);
         free(text);
         json_decref(c);
     }

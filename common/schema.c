@@ -62,6 +62,7 @@ struct node {
     json_t *konst;
     json_t **enums;
     size_t nenums;
+    bool enum_strings; /* every enum value is a string */
     long minlen, maxlen; /* -1: absent */
     jtm_pattern *pattern;
     int format;
@@ -84,6 +85,11 @@ struct node {
     node *addl_items;
     node_list all_of, any_of, one_of;
     node *not_, *if_, *then_, *else_;
+    /* The schema is exactly {"properties": {P: {"const": C}}, "required": [P]}, the usual test of
+     * an if/then per event type: validated as "an object's P equals C" without the general walk
+     * (same result and reasons). test_prop is P (points into props), test_const is C. */
+    const prop *test_prop;
+    json_t *test_const;
     bool is_object_node; /* has any object keyword */
     bool is_array_node;
 };
@@ -453,6 +459,43 @@ static int compile_array_keywords(compiler *c, json_t *j, node *n)
     return 0;
 }
 
+/* Keys of an object other than "$comment", at most max of them into names; -1 when more. */
+static int schema_keys(json_t *j, const char **names, int max)
+{
+    int n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "$comment") == 0)
+            continue;
+        if (n == max)
+            return -1;
+        names[n++] = k;
+    }
+    return n;
+}
+
+/* Sets n->test_prop / test_const when j is {"properties": {P: {"const": C}}, "required": [P]}. */
+static void detect_const_test(json_t *j, node *n)
+{
+    const char *keys[2];
+    if (schema_keys(j, keys, 2) != 2 || n->nprops != 1 || !n->props[0].required || !n->props[0].schema)
+        return;
+    json_t *props = json_object_get(j, "properties"), *req = json_object_get(j, "required");
+    if (!json_is_object(props) || !json_is_array(req) || json_array_size(req) != 1)
+        return;
+    const char *pk[1];
+    json_t *sub = json_object_getn(props, n->props[0].name, n->props[0].len);
+    if (!json_is_object(sub) || schema_keys(sub, pk, 1) != 1 || strcmp(pk[0], "const") != 0)
+        return;
+    const node *ps = n->props[0].schema;
+    if (ps->ref || ps->boolean >= 0 || !ps->konst)
+        return;
+    n->test_prop = &n->props[0];
+    n->test_const = ps->konst;
+}
+
 static node *compile_node(compiler *c, json_t *j)
 {
     for (size_t i = 0; i < c->nmemo; i++)
@@ -529,6 +572,9 @@ static node *compile_node(compiler *c, json_t *j)
         }
         if (n->nenums == 0)
             n->enums[0] = NULL; /* an empty enum accepts nothing */
+        n->enum_strings = true;
+        for (size_t k = 0; k < n->nenums; k++)
+            n->enum_strings = n->enum_strings && json_is_string(n->enums[k]);
     }
     if (get_count(c, j, "minLength", &n->minlen) || get_count(c, j, "maxLength", &n->maxlen))
         return NULL;
@@ -566,6 +612,7 @@ static node *compile_node(compiler *c, json_t *j)
         return NULL;
     if (n->if_ && (compile_sub(c, j, "then", &n->then_) || compile_sub(c, j, "else", &n->else_)))
         return NULL;
+    detect_const_test(j, n);
     return n;
 }
 
@@ -687,63 +734,64 @@ static int fail(const vout *o, const char *kind, const vpath *p, const char *key
     return -1;
 }
 
-static bool num_equal(json_t *a, json_t *b)
+/* JSON Schema equality of a schema value (const, enum) and an instance node: numbers by value,
+ * objects regardless of key order. */
+static bool jequal(json_t *a, const jtm_jdoc *d, uint32_t i)
 {
-    if (json_is_integer(a) && json_is_integer(b))
-        return json_integer_value(a) == json_integer_value(b);
-    return json_number_value(a) == json_number_value(b);
-}
-
-/* JSON Schema equality: numbers by value, objects regardless of key order. */
-static bool jequal(json_t *a, json_t *b)
-{
-    if (json_is_number(a) && json_is_number(b))
-        return num_equal(a, b);
-    if (json_typeof(a) != json_typeof(b))
-        return false;
+    const jtm_jnode *b = &d->nodes[i];
+    if (json_is_number(a) && (b->type == JTM_J_INT || b->type == JTM_J_REAL)) {
+        if (json_is_integer(a) && b->type == JTM_J_INT)
+            return json_integer_value(a) == b->v.i;
+        return json_number_value(a) == (b->type == JTM_J_INT ? (double)b->v.i : b->v.d);
+    }
     switch (json_typeof(a)) {
     case JSON_STRING:
-        return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+        return b->type == JTM_J_STRING && json_string_length(a) == b->v.str.n &&
+               memcmp(json_string_value(a), b->v.str.s, b->v.str.n) == 0;
     case JSON_ARRAY: {
-        size_t n = json_array_size(a);
-        if (n != json_array_size(b))
+        if (b->type != JTM_J_ARRAY || json_array_size(a) != b->count)
             return false;
-        for (size_t i = 0; i < n; i++)
-            if (!jequal(json_array_get(a, i), json_array_get(b, i)))
+        size_t k = 0;
+        for (uint32_t c = i + 1; c < b->end; c = d->nodes[c].end, k++)
+            if (!jequal(json_array_get(a, k), d, c))
                 return false;
         return true;
     }
     case JSON_OBJECT: {
-        if (json_object_size(a) != json_object_size(b))
+        if (b->type != JTM_J_OBJECT || json_object_size(a) != b->count)
             return false;
-        for (void *it = json_object_iter(a); it; it = json_object_iter_next(a, it)) {
-            json_t *o = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
-            if (!o || !jequal(json_object_iter_value(it), o))
+        for (uint32_t c = i + 1; c < b->end; c = d->nodes[c].end) {
+            json_t *o = json_object_getn(a, d->nodes[c].key, d->nodes[c].klen);
+            if (!o || !jequal(o, d, c))
                 return false;
         }
         return true;
     }
-    default: return true; /* null, true, false */
+    case JSON_TRUE: return b->type == JTM_J_TRUE;
+    case JSON_FALSE: return b->type == JTM_J_FALSE;
+    case JSON_NULL: return b->type == JTM_J_NULL;
+    default: return false;
     }
 }
 
-static unsigned inst_type(json_t *j)
+static unsigned inst_type(const jtm_jnode *j)
 {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return T_OBJECT;
-    case JSON_ARRAY: return T_ARRAY;
-    case JSON_STRING: return T_STRING;
-    case JSON_INTEGER: return T_INTEGER | T_NUMBER;
-    case JSON_REAL: {
-        double d = json_real_value(j);
+    switch ((jtm_jtype)j->type) {
+    case JTM_J_OBJECT: return T_OBJECT;
+    case JTM_J_ARRAY: return T_ARRAY;
+    case JTM_J_STRING: return T_STRING;
+    case JTM_J_INT: return T_INTEGER | T_NUMBER;
+    case JTM_J_REAL: {
+        double d = j->v.d;
         return isfinite(d) && d == floor(d) ? (T_INTEGER | T_NUMBER) : T_NUMBER;
     }
-    case JSON_TRUE:
-    case JSON_FALSE: return T_BOOL;
+    case JTM_J_TRUE:
+    case JTM_J_FALSE: return T_BOOL;
     default: return T_NULL;
     }
 }
+
+static inline double num_value(const jtm_jnode *j) { return j->type == JTM_J_INT ? (double)j->v.i : j->v.d; }
 
 static size_t utf8_length(const char *s, size_t len)
 {
@@ -753,57 +801,60 @@ static size_t utf8_length(const char *s, size_t len)
     return n;
 }
 
-static int v_node(const node *n, json_t *j, const vpath *p, int depth, const vout *o);
+/* The instance being validated. */
+typedef const jtm_jdoc doc;
 
-static int v_child(const node *n, json_t *j, const vpath *p, const char *key, size_t len, int depth,
+static int v_node(const node *n, doc *d, uint32_t j, const vpath *p, int depth, const vout *o);
+
+static int v_child(const node *n, doc *d, uint32_t j, const vpath *p, const char *key, size_t len, int depth,
                    const vout *o)
 {
     vpath q = {p, key, len};
-    return v_node(n, j, &q, depth + 1, o);
+    return v_node(n, d, j, &q, depth + 1, o);
 }
 
-static int v_object(const node *n, json_t *j, const vpath *p, int depth, const vout *o)
+static int v_object(const node *n, doc *d, uint32_t j, const vpath *p, int depth, const vout *o)
 {
-    json_t *vals[FAST_PROPS];
+    const jtm_jnode *obj = &d->nodes[j];
+    uint32_t vals[FAST_PROPS];
     bool closed = n->npprops || n->addl_kind != ADDL_ANY;
     /* One pass over the instance's keys when that is cheaper than a lookup per named property, or
      * when the keys must be walked anyway for additionalProperties / patternProperties. */
-    bool fast = n->nprops <= FAST_PROPS && (closed || n->nprops > json_object_size(j)), extra = false;
+    bool fast = n->nprops <= FAST_PROPS && (closed || n->nprops > obj->count), extra = false;
     if (fast) {
         memset(vals, 0, n->nprops * sizeof vals[0]);
-        for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
-            int k = prop_find(n, json_object_iter_key(it), json_object_iter_key_len(it));
+        for (uint32_t c = j + 1; c < obj->end; c = d->nodes[c].end) {
+            int k = prop_find(n, d->nodes[c].key, d->nodes[c].klen);
             if (k >= 0)
-                vals[k] = json_object_iter_value(it);
+                vals[k] = c;
             if (k < 0 || !n->props[k].schema)
                 extra = true;
         }
     }
     for (size_t k = 0; k < n->nprops; k++) {
         const prop *pr = &n->props[k];
-        json_t *v = fast ? vals[k] : json_object_getn(j, pr->name, pr->len);
+        uint32_t v = fast ? vals[k] : jtm_jdoc_get(d, j, pr->name, pr->len);
         if (!v) {
             if (pr->required)
                 return fail(o, "missing", p, pr->name, pr->len);
             continue;
         }
-        if (pr->schema && v_child(pr->schema, v, p, pr->name, pr->len, depth, o))
+        if (pr->schema && v_child(pr->schema, d, v, p, pr->name, pr->len, depth, o))
             return -1;
     }
     if (!closed)
         return 0;
     if (fast && !extra && !n->npprops)
         return 0;
-    for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t len = json_object_iter_key_len(it);
-        json_t *v = json_object_iter_value(it);
+    for (uint32_t c = j + 1; c < obj->end; c = d->nodes[c].end) {
+        const char *key = d->nodes[c].key;
+        size_t len = d->nodes[c].klen;
         int k = prop_find(n, key, len);
         bool named = k >= 0 && n->props[k].schema;
         for (size_t i = 0; i < n->npprops; i++) {
             if (jtm_pattern_search(n->pprops[i].rx, key, len)) {
                 named = true;
-                if (v_child(n->pprops[i].schema, v, p, key, len, depth, o))
+                if (v_child(n->pprops[i].schema, d, c, p, key, len, depth, o))
                     return -1;
             }
         }
@@ -811,18 +862,20 @@ static int v_object(const node *n, json_t *j, const vpath *p, int depth, const v
             continue;
         if (n->addl_kind == ADDL_FALSE)
             return fail(o, "additional", p, key, len);
-        if (n->addl_kind == ADDL_SCHEMA && v_child(n->addl, v, p, key, len, depth, o))
+        if (n->addl_kind == ADDL_SCHEMA && v_child(n->addl, d, c, p, key, len, depth, o))
             return -1;
     }
     return 0;
 }
 
-static int v_array(const node *n, json_t *j, const vpath *p, int depth, const vout *o)
+static int v_array(const node *n, doc *d, uint32_t j, const vpath *p, int depth, const vout *o)
 {
-    size_t size = json_array_size(j);
+    const jtm_jnode *arr = &d->nodes[j];
+    size_t size = arr->count;
     if ((n->minitems >= 0 && size < (size_t)n->minitems) || (n->maxitems >= 0 && size > (size_t)n->maxitems))
         return fail(o, "items", p, NULL, 0);
-    for (size_t i = 0; i < size; i++) {
+    size_t i = 0;
+    for (uint32_t c = j + 1; c < arr->end; c = d->nodes[c].end, i++) {
         const node *sub = n->items;
         if (n->items_array) {
             if (i < n->tuple.n)
@@ -833,24 +886,24 @@ static int v_array(const node *n, json_t *j, const vpath *p, int depth, const vo
             } else
                 sub = n->addl_items;
         }
-        if (sub && v_child(sub, json_array_get(j, i), p, NULL, i, depth, o))
+        if (sub && v_child(sub, d, c, p, NULL, i, depth, o))
             return -1;
     }
     return 0;
 }
 
-static int v_number(const node *n, json_t *j, const vpath *p, const vout *o)
+static int v_number(const node *n, const jtm_jnode *j, const vpath *p, const vout *o)
 {
-    double d = json_number_value(j);
-    if ((n->has_min && d < n->min) || (n->has_max && d > n->max) || (n->has_xmin && d <= n->xmin) ||
-        (n->has_xmax && d >= n->xmax))
+    double v = num_value(j);
+    if ((n->has_min && v < n->min) || (n->has_max && v > n->max) || (n->has_xmin && v <= n->xmin) ||
+        (n->has_xmax && v >= n->xmax))
         return fail(o, "range", p, NULL, 0);
     if (n->has_mult) {
         bool ok;
-        if (json_is_integer(j) && n->mult == floor(n->mult) && n->mult < 9e18)
-            ok = json_integer_value(j) % (json_int_t)n->mult == 0;
+        if (j->type == JTM_J_INT && n->mult == floor(n->mult) && n->mult < 9e18)
+            ok = j->v.i % (long long)n->mult == 0;
         else {
-            double q = d / n->mult;
+            double q = v / n->mult;
             ok = isfinite(q) && fabs(q - nearbyint(q)) <= 1e-9 * fmax(1.0, fabs(q));
         }
         if (!ok)
@@ -859,10 +912,10 @@ static int v_number(const node *n, json_t *j, const vpath *p, const vout *o)
     return 0;
 }
 
-static int v_string(const node *n, json_t *j, const vpath *p, const vout *o)
+static int v_string(const node *n, const jtm_jnode *j, const vpath *p, const vout *o)
 {
-    const char *s = json_string_value(j);
-    size_t len = json_string_length(j);
+    const char *s = j->v.str.s;
+    size_t len = j->v.str.n;
     if (n->minlen >= 0 || n->maxlen >= 0) {
         size_t cps = utf8_length(s, len);
         if ((n->minlen >= 0 && cps < (size_t)n->minlen) || (n->maxlen >= 0 && cps > (size_t)n->maxlen))
@@ -877,46 +930,72 @@ static int v_string(const node *n, json_t *j, const vpath *p, const vout *o)
     return 0;
 }
 
-static int v_node(const node *n, json_t *j, const vpath *p, int depth, const vout *o)
+/* enum: string enums (every feed code list) compare bytes without the generic equality. */
+static bool in_enum(const node *n, doc *d, uint32_t j)
+{
+    const jtm_jnode *x = &d->nodes[j];
+    if (n->enum_strings) {
+        if (x->type != JTM_J_STRING)
+            return false;
+        for (size_t i = 0; i < n->nenums; i++)
+            if (json_string_length(n->enums[i]) == x->v.str.n &&
+                memcmp(json_string_value(n->enums[i]), x->v.str.s, x->v.str.n) == 0)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < n->nenums; i++)
+        if (jequal(n->enums[i], d, j))
+            return true;
+    return false;
+}
+
+static int v_node(const node *n, doc *d, uint32_t j, const vpath *p, int depth, const vout *o)
 {
     static const vout quiet = {NULL, 0};
     if (depth > JTM_SCHEMA_MAX_DEPTH)
         return fail(o, "depth", p, NULL, 0);
     if (n->ref)
-        return v_node(n->ref, j, p, depth + 1, o);
+        return v_node(n->ref, d, j, p, depth + 1, o);
     if (n->boolean >= 0)
         return n->boolean ? 0 : fail(o, "false", p, NULL, 0);
-    unsigned t = inst_type(j);
+    const jtm_jnode *x = &d->nodes[j];
+    if (n->test_prop) {
+        if (x->type != JTM_J_OBJECT)
+            return 0;
+        uint32_t v = jtm_jdoc_get(d, j, n->test_prop->name, n->test_prop->len);
+        if (!v)
+            return fail(o, "missing", p, n->test_prop->name, n->test_prop->len);
+        if (jequal(n->test_const, d, v))
+            return 0;
+        vpath q = {p, n->test_prop->name, n->test_prop->len};
+        return fail(o, "const", &q, NULL, 0);
+    }
+    unsigned t = inst_type(x);
     if (n->types && !(n->types & t))
         return fail(o, "type", p, NULL, 0);
-    if (n->konst && !jequal(n->konst, j))
+    if (n->konst && !jequal(n->konst, d, j))
         return fail(o, "const", p, NULL, 0);
-    if (n->enums) {
-        size_t i;
-        for (i = 0; i < n->nenums && !jequal(n->enums[i], j); i++)
-            ;
-        if (i == n->nenums)
-            return fail(o, "enum", p, NULL, 0);
-    }
+    if (n->enums && !in_enum(n, d, j))
+        return fail(o, "enum", p, NULL, 0);
     if (t == T_STRING) {
-        if (v_string(n, j, p, o))
+        if (v_string(n, x, p, o))
             return -1;
     } else if (t & T_NUMBER) {
-        if (v_number(n, j, p, o))
+        if (v_number(n, x, p, o))
             return -1;
     } else if (t == T_OBJECT) {
-        if (n->is_object_node && v_object(n, j, p, depth, o))
+        if (n->is_object_node && v_object(n, d, j, p, depth, o))
             return -1;
     } else if (t == T_ARRAY) {
-        if (n->is_array_node && v_array(n, j, p, depth, o))
+        if (n->is_array_node && v_array(n, d, j, p, depth, o))
             return -1;
     }
     for (size_t i = 0; i < n->all_of.n; i++)
-        if (v_node(n->all_of.v[i], j, p, depth + 1, o))
+        if (v_node(n->all_of.v[i], d, j, p, depth + 1, o))
             return -1;
     if (n->any_of.n) {
         size_t i;
-        for (i = 0; i < n->any_of.n && v_node(n->any_of.v[i], j, p, depth + 1, &quiet); i++)
+        for (i = 0; i < n->any_of.n && v_node(n->any_of.v[i], d, j, p, depth + 1, &quiet); i++)
             ;
         if (i == n->any_of.n)
             return fail(o, "anyof", p, NULL, 0);
@@ -924,31 +1003,47 @@ static int v_node(const node *n, json_t *j, const vpath *p, int depth, const vou
     if (n->one_of.n) {
         size_t ok = 0;
         for (size_t i = 0; i < n->one_of.n && ok < 2; i++)
-            ok += v_node(n->one_of.v[i], j, p, depth + 1, &quiet) == 0;
+            ok += v_node(n->one_of.v[i], d, j, p, depth + 1, &quiet) == 0;
         if (ok != 1)
             return fail(o, "oneof", p, NULL, 0);
     }
-    if (n->not_ && v_node(n->not_, j, p, depth + 1, &quiet) == 0)
+    if (n->not_ && v_node(n->not_, d, j, p, depth + 1, &quiet) == 0)
         return fail(o, "not", p, NULL, 0);
     if (n->if_) {
-        if (v_node(n->if_, j, p, depth + 1, &quiet) == 0) {
-            if (n->then_ && v_node(n->then_, j, p, depth + 1, o))
+        if (v_node(n->if_, d, j, p, depth + 1, &quiet) == 0) {
+            if (n->then_ && v_node(n->then_, d, j, p, depth + 1, o))
                 return -1;
-        } else if (n->else_ && v_node(n->else_, j, p, depth + 1, o))
+        } else if (n->else_ && v_node(n->else_, d, j, p, depth + 1, o))
             return -1;
     }
     return 0;
 }
 
-int jtm_schema_validate(const jtm_schema *s, json_t *instance, char *reason, size_t reasonlen)
+int jtm_schema_validate_doc(const jtm_schema *s, const jtm_jdoc *d, uint32_t root, char *reason, size_t reasonlen)
 {
     vout o = {reason, reasonlen};
     if (reason && reasonlen)
         reason[0] = '\0';
-    if (!s || !instance) {
+    if (!s || !d || root >= d->n) {
         if (reason && reasonlen)
             snprintf(reason, reasonlen, "schema:type:$");
         return -1;
     }
-    return v_node(s->root, instance, NULL, 0, &o);
+    return v_node(s->root, d, root, NULL, 0, &o);
+}
+
+int jtm_schema_validate(const jtm_schema *s, json_t *instance, char *reason, size_t reasonlen)
+{
+    jtm_jdoc d;
+    jtm_jdoc_init(&d);
+    int rc;
+    if (instance && jtm_jdoc_from_json(&d, instance) != 0) {
+        if (reason && reasonlen)
+            snprintf(reason, reasonlen, "schema:memory:$");
+        rc = -1;
+    } else {
+        rc = jtm_schema_validate_doc(s, instance ? &d : NULL, 0, reason, reasonlen);
+    }
+    jtm_jdoc_free(&d);
+    return rc;
 }

@@ -1,8 +1,10 @@
-/* A compact JSON Schema (draft 7) validator on jansson for the feed schemas in schemas/.
+/* A compact JSON Schema (draft 7) validator for the feed schemas in schemas/.
  *
- * A schema is compiled once (jtm_schema_compile / jtm_schema_load) into an internal tree; patterns
- * are compiled then too. jtm_schema_validate never allocates, never touches the schema JSON and
- * may be called from several threads on the same compiled schema.
+ * A schema (a jansson value) is compiled once (jtm_schema_compile / jtm_schema_load) into an
+ * internal tree; patterns are compiled then too. Instances are flat documents (common/jdoc.h), the
+ * form jtm-ingest parses events into: jtm_schema_validate_doc never allocates, never touches the
+ * schema JSON and may be called from several threads on the same compiled schema.
+ * jtm_schema_validate takes a jansson value instead (tests, tools): it builds the document first.
  *
  * Supported keywords (everything else, including "format"s other than date and date-time, is
  * ignored as the specification says for unknown keywords):
@@ -52,6 +54,9 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "jdoc.h"
 
 #define JTM_SCHEMA_MAX_DEPTH 64
 
@@ -65,8 +70,11 @@ jtm_schema *jtm_schema_compile(json_t *doc, char *errstr, size_t errlen);
 jtm_schema *jtm_schema_load(const char *path, char *errstr, size_t errlen);
 void jtm_schema_free(jtm_schema *s);
 
-/* 0 when instance is valid; else -1 and reason (if not NULL) gets "schema:<kind>:<path>",
+/* 0 when node root of d is valid; else -1 and reason (if not NULL) gets "schema:<kind>:<path>",
  * truncated to reasonlen. Does not allocate. */
+int jtm_schema_validate_doc(const jtm_schema *s, const jtm_jdoc *d, uint32_t root, char *reason, size_t reasonlen);
+
+/* The same for a jansson value (allocates its document; "schema:memory:$" when that fails). */
 int jtm_schema_validate(const jtm_schema *s, json_t *instance, char *reason, size_t reasonlen);
 
 #endif

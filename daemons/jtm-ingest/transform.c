@@ -1,6 +1,5 @@
 #include "transform.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -10,7 +9,7 @@
 #include <string.h>
 
 #include "bsn.h"
-#include "json_fast.h"
+#include "jdoc.h"
 
 /* How a type-specific field is checked and written. */
 typedef enum {
@@ -132,6 +131,7 @@ struct jtm_transform {
     const jtm_schema *schema;
     long today;             /* days since 1970 */
     char event_prefix[24];  /* "event:<feed>:" */
+    jtm_jdoc doc;           /* the parsed raw event, reused */
     char *buf;              /* output, reused */
     size_t len, cap;
     bool oom;
@@ -147,6 +147,7 @@ jtm_transform *jtm_transform_new(jtm_feed feed, jtm_key *key, const jtm_schema *
     t->schema = schema;
     t->today = jtm_date_to_days(jtm_date_today());
     snprintf(t->event_prefix, sizeof t->event_prefix, "event:%s:", jtm_feed_name(feed));
+    jtm_jdoc_init(&t->doc);
     t->cap = 2048;
     t->buf = malloc(t->cap);
     if (!t->buf) {
@@ -160,6 +161,7 @@ void jtm_transform_free(jtm_transform *t)
 {
     if (!t)
         return;
+    jtm_jdoc_free(&t->doc);
     free(t->buf);
     free(t);
 }
@@ -206,7 +208,7 @@ static void put_uint(jtm_transform *t, unsigned long long v)
     put(t, tmp + i, sizeof tmp - (size_t)i);
 }
 
-/* A JSON string: the value is valid UTF-8 without NUL (jansson checked), so only '"', '\\' and
+/* A JSON string: the value is valid UTF-8 without NUL (the parser checked), so only '"', '\\' and
  * control characters need escaping. */
 static void put_string(jtm_transform *t, const char *s, size_t n)
 {
@@ -271,22 +273,24 @@ static int fail(jtm_transform_out *out, const char *kind, const char *parent, co
     return -1;
 }
 
-static int get_str(json_t *obj, const char *parent, const char *name, bool required, sv *v, jtm_transform_out *out)
+static int get_str(const jtm_jdoc *doc, uint32_t obj, const char *parent, const char *name, bool required, sv *v,
+                   jtm_transform_out *out)
 {
-    json_t *j = json_object_get(obj, name);
-    if (!j)
+    uint32_t i = jtm_jdoc_getz(doc, obj, name);
+    if (!i)
         return required ? fail(out, "missing", parent, name) : 1;
-    if (!json_is_string(j))
+    const jtm_jnode *j = jtm_jdoc_node(doc, i);
+    if (j->type != JTM_J_STRING)
         return fail(out, "type", parent, name);
-    v->s = json_string_value(j);
-    v->n = json_string_length(j);
+    v->s = j->v.str.s;
+    v->n = j->v.str.n;
     return 0;
 }
 
-static int get_date(json_t *obj, const char *parent, const char *name, bool required, sv *v, jtm_date *d,
-                    jtm_transform_out *out)
+static int get_date(const jtm_jdoc *doc, uint32_t obj, const char *parent, const char *name, bool required, sv *v,
+                    jtm_date *d, jtm_transform_out *out)
 {
-    int rc = get_str(obj, parent, name, required, v, out);
+    int rc = get_str(doc, obj, parent, name, required, v, out);
     if (rc != 0)
         return rc;
     if (jtm_date_parse(v->s, v->n, d) != 0)
@@ -295,16 +299,17 @@ static int get_date(json_t *obj, const char *parent, const char *name, bool requ
 }
 
 /* An integer (or a real with zero fraction, as the schema's "integer" type allows) in [lo, hi]. */
-static int get_int(json_t *obj, const char *parent, const char *name, bool required, long long lo, long long hi,
-                   long long *v, jtm_transform_out *out)
+static int get_int(const jtm_jdoc *doc, uint32_t obj, const char *parent, const char *name, bool required,
+                   long long lo, long long hi, long long *v, jtm_transform_out *out)
 {
-    json_t *j = json_object_get(obj, name);
-    if (!j)
+    uint32_t i = jtm_jdoc_getz(doc, obj, name);
+    if (!i)
         return required ? fail(out, "missing", parent, name) : 1;
-    if (json_is_integer(j)) {
-        *v = json_integer_value(j);
-    } else if (json_is_real(j)) {
-        double d = json_real_value(j);
+    const jtm_jnode *j = jtm_jdoc_node(doc, i);
+    if (j->type == JTM_J_INT) {
+        *v = j->v.i;
+    } else if (j->type == JTM_J_REAL) {
+        double d = j->v.d;
         if (d != floor(d) || !(d >= -9.0e15 && d <= 9.0e15))
             return fail(out, "type", parent, name);
         *v = (long long)d;
@@ -326,28 +331,28 @@ typedef struct fval {
     sv cat, code;    /* F_PRODUCT */
 } fval;
 
-static int gather(json_t *root, const fspec *f, fval *v, jtm_transform_out *out)
+static int gather(const jtm_jdoc *doc, const fspec *f, fval *v, jtm_transform_out *out)
 {
     int rc = 0;
     v->spec = f;
     switch (f->kind) {
     case F_STR:
-    case F_HASH: rc = get_str(root, NULL, f->name, f->required, &v->s, out); break;
-    case F_DATE: rc = get_date(root, NULL, f->name, f->required, &v->s, &v->date, out); break;
-    case F_UINT: rc = get_int(root, NULL, f->name, f->required, 0, LLONG_MAX, &v->u, out); break;
+    case F_HASH: rc = get_str(doc, 0, NULL, f->name, f->required, &v->s, out); break;
+    case F_DATE: rc = get_date(doc, 0, NULL, f->name, f->required, &v->s, &v->date, out); break;
+    case F_UINT: rc = get_int(doc, 0, NULL, f->name, f->required, 0, LLONG_MAX, &v->u, out); break;
     case F_PRODUCT: {
-        json_t *p = json_object_get(root, f->name);
+        uint32_t p = jtm_jdoc_getz(doc, 0, f->name);
         if (!p) {
             rc = f->required ? fail(out, "missing", NULL, f->name) : 1;
             break;
         }
-        if (!json_is_object(p)) {
+        if (jtm_jdoc_node(doc, p)->type != JTM_J_OBJECT) {
             rc = fail(out, "type", NULL, f->name);
             break;
         }
-        if ((rc = get_str(p, f->name, "category", true, &v->cat, out)) != 0)
+        if ((rc = get_str(doc, p, f->name, "category", true, &v->cat, out)) != 0)
             break;
-        rc = get_str(p, f->name, "code", true, &v->code, out);
+        rc = get_str(doc, p, f->name, "code", true, &v->code, out);
         break;
     }
     }
@@ -373,51 +378,55 @@ static bool postcode_ok(sv p)
     return true;
 }
 
-static jtm_transform_rc run(jtm_transform *t, json_t *root, jtm_transform_out *out)
+/* The parsed event is t->doc, its root node 0. */
+static jtm_transform_rc run(jtm_transform *t, jtm_transform_out *out)
 {
+    const jtm_jdoc *doc = &t->doc;
     const char *feed_name = jtm_feed_name(t->feed);
     sv event_id, feed, type, occurred, recorded, bsn, birth, postcode, gemeente;
     jtm_date occurred_d, birth_d;
     long long status = 1, sex = 0;
     char bsn9[10];
 
-    if (!json_is_object(root)) {
+    if (jtm_jdoc_node(doc, 0)->type != JTM_J_OBJECT) {
         snprintf(out->reason, sizeof out->reason, "not_object");
         return JTM_TRANSFORM_REJECT;
     }
-    json_t *jf = json_object_get(root, "feed");
-    if (json_is_string(jf) && strcmp(json_string_value(jf), feed_name) != 0) {
+    uint32_t jf = jtm_jdoc_getz(doc, 0, "feed");
+    if (jf && jtm_jdoc_node(doc, jf)->type == JTM_J_STRING &&
+        (jtm_jdoc_node(doc, jf)->v.str.n != strlen(feed_name) ||
+         memcmp(jtm_jdoc_node(doc, jf)->v.str.s, feed_name, strlen(feed_name)) != 0)) {
         snprintf(out->reason, sizeof out->reason, "feed_mismatch");
         return JTM_TRANSFORM_REJECT;
     }
-    if (t->schema && jtm_schema_validate(t->schema, root, out->reason, sizeof out->reason) != 0)
+    if (t->schema && jtm_schema_validate_doc(t->schema, doc, 0, out->reason, sizeof out->reason) != 0)
         return JTM_TRANSFORM_REJECT;
 
     /* The built-in checks: every field copied or derived below. */
-    if (get_str(root, NULL, "event_id", true, &event_id, out) || get_str(root, NULL, "feed", true, &feed, out) ||
-        get_str(root, NULL, "type", true, &type, out) ||
-        get_date(root, NULL, "occurred_on", true, &occurred, &occurred_d, out) ||
-        get_str(root, NULL, "recorded_at", true, &recorded, out))
+    if (get_str(doc, 0, NULL, "event_id", true, &event_id, out) || get_str(doc, 0, NULL, "feed", true, &feed, out) ||
+        get_str(doc, 0, NULL, "type", true, &type, out) ||
+        get_date(doc, 0, NULL, "occurred_on", true, &occurred, &occurred_d, out) ||
+        get_str(doc, 0, NULL, "recorded_at", true, &recorded, out))
         return JTM_TRANSFORM_REJECT;
     if (jtm_datetime_check(recorded.s, recorded.n) != 0)
         return fail(out, "format", NULL, "recorded_at"), JTM_TRANSFORM_REJECT;
-    if (get_int(root, NULL, "status", false, 1, 3, &status, out) < 0)
+    if (get_int(doc, 0, NULL, "status", false, 1, 3, &status, out) < 0)
         return JTM_TRANSFORM_REJECT;
     const tspec *ts = feed_types[t->feed];
     while (ts->type && (strlen(ts->type) != type.n || memcmp(ts->type, type.s, type.n) != 0))
         ts++;
     if (!ts->type)
         return fail(out, "enum", NULL, "type"), JTM_TRANSFORM_REJECT;
-    json_t *client = json_object_get(root, "client");
+    uint32_t client = jtm_jdoc_getz(doc, 0, "client");
     if (!client)
         return fail(out, "missing", NULL, "client"), JTM_TRANSFORM_REJECT;
-    if (!json_is_object(client))
+    if (jtm_jdoc_node(doc, client)->type != JTM_J_OBJECT)
         return fail(out, "type", NULL, "client"), JTM_TRANSFORM_REJECT;
-    if (get_str(client, "client", "bsn", true, &bsn, out) ||
-        get_date(client, "client", "birth_date", true, &birth, &birth_d, out) ||
-        get_int(client, "client", "sex", true, 0, 2, &sex, out) ||
-        get_str(client, "client", "postcode", true, &postcode, out) ||
-        get_str(client, "client", "gemeente", true, &gemeente, out))
+    if (get_str(doc, client, "client", "bsn", true, &bsn, out) ||
+        get_date(doc, client, "client", "birth_date", true, &birth, &birth_d, out) ||
+        get_int(doc, client, "client", "sex", true, 0, 2, &sex, out) ||
+        get_str(doc, client, "client", "postcode", true, &postcode, out) ||
+        get_str(doc, client, "client", "gemeente", true, &gemeente, out))
         return JTM_TRANSFORM_REJECT;
     if (!postcode_ok(postcode))
         return fail(out, "pattern", "client", "postcode"), JTM_TRANSFORM_REJECT;
@@ -425,7 +434,7 @@ static jtm_transform_rc run(jtm_transform *t, json_t *root, jtm_transform_out *o
     fval fields[MAX_FIELDS];
     int nf = 0;
     for (const fspec *f = ts->fields; f->name; f++, nf++)
-        if (gather(root, f, &fields[nf], out) != 0)
+        if (gather(doc, f, &fields[nf], out) != 0)
             return JTM_TRANSFORM_REJECT;
 
     jtm_bsn_status bs = jtm_bsn_check(bsn.s, bsn.n, bsn9);
@@ -559,12 +568,9 @@ jtm_transform_rc jtm_transform_run(jtm_transform *t, const void *raw, size_t len
         snprintf(out->reason, sizeof out->reason, "too_large");
         return JTM_TRANSFORM_REJECT;
     }
-    json_t *root = jtm_json_parse(raw, len);
-    if (!root) {
+    if (jtm_jdoc_parse(&t->doc, raw, len) != 0) {
         snprintf(out->reason, sizeof out->reason, "json_parse");
         return JTM_TRANSFORM_REJECT;
     }
-    jtm_transform_rc rc = run(t, root, out);
-    json_decref(root);
-    return rc;
+    return run(t, out);
 }
