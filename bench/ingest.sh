@@ -50,6 +50,8 @@ count() {
   kcat -b "$B" -Q "${args[@]}" 2>/dev/null | awk '{s += $NF} END {print s + 0}'
 }
 now() { date +%s.%N; }
+# CPU seconds (user + system) a process has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 # Events per second over the CreateTime span (ms) of everything on the given topics.
 span_eps() {
   local t
@@ -96,12 +98,12 @@ ${JTM_BENCH_INGEST_CONF:-}
 CONF
 pin=(); [ -n "${JTM_BENCH_PIN:-}" ] && pin=(taskset -c 1)
 [ -n "${JTM_BENCH_PERF:-}" ] && pin=("${pin[@]}" perf record -g -o "$JTM_BENCH_PERF")
-t0=$(now)
-/usr/bin/time -v -o "$STATE/ingest.time" "${pin[@]}" "$BUILD/bin/jtm-ingest" -c "$STATE/ingest.conf" >"$STATE/ingest.log" 2>&1 &
+t0=$(now); b0=$(cpu_of "$broker_pid")
+/usr/bin/time -v -o "$STATE/ingest.time" env ${JTM_BENCH_INGEST_ENV:-} "${pin[@]}" "$BUILD/bin/jtm-ingest" -c "$STATE/ingest.conf" >"$STATE/ingest.log" 2>&1 &
 time_pid=$!
 sleep 0.2; ingest_pid=$(pgrep -P "$time_pid" -n || true)
 wait_count pseudo.soj dlq.soj "$N"
-t1=$(now)
+t1=$(now); b1=$(cpu_of "$broker_pid")
 [ -n "$ingest_pid" ] && kill -TERM "$ingest_pid"
 wait "$time_pid" || jtm_log "jtm-ingest exited non-zero (see $STATE/ingest.log)"
 ingest_pid=""
@@ -110,19 +112,20 @@ rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$STATE/ingest.time
 cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$STATE/ingest.time")
 ingest_eps=$(span_eps pseudo.soj dlq.soj)
 ingest_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
-jtm_log "jtm-ingest: pseudo=$pseudo dlq=$dlq in ${ingest_wall}s wall (incl. group join), cpu ${cpu}s, peak RSS $((rss_kb / 1024)) MiB"
+jtm_log "jtm-ingest: pseudo=$pseudo dlq=$dlq in ${ingest_wall}s wall (incl. group join), cpu ${cpu}s, peak RSS $((rss_kb / 1024)) MiB, broker cpu $(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')s"
 
 # kcat pass-through of the same events
-t0=$(now)
-( kcat -C -b "$B" -t raw.soj -o beginning -e -q -f '%k\t%s\n' |
-  kcat -P -b "$B" -t pass.soj -K $'\t' -X compression.type=lz4 -X enable.idempotence=true -X linger.ms=5 ) &
+t0=$(now); b0=$(cpu_of "$broker_pid")
+( /usr/bin/time -f '%U %S' -o "$STATE/pass-c.time" kcat -C -b "$B" -t raw.soj -o beginning -e -q -f '%k\t%s\n' |
+  /usr/bin/time -f '%U %S' -o "$STATE/pass-p.time" kcat -P -b "$B" -t pass.soj -K $'\t' -X compression.type=lz4 -X enable.idempotence=true -X linger.ms=5 ) &
 pt_pid=$!
 wait_count pass.soj "$N"
-t1=$(now)
+t1=$(now); b1=$(cpu_of "$broker_pid")
 wait "$pt_pid" || true
 pass_eps=$(span_eps pass.soj)
+pass_cpu=$(cat "$STATE/pass-c.time" "$STATE/pass-p.time" 2>/dev/null | awk '{s += $1 + $2} END {printf "%.2f", s}')
 pass_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
-jtm_log "kcat pass-through: $(count pass.soj) in ${pass_wall}s wall"
+jtm_log "kcat pass-through: $(count pass.soj) in ${pass_wall}s wall, kcat cpu ${pass_cpu}s (both), broker cpu $(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')s"
 
 for t in raw.soj pseudo.soj dlq.soj pass.soj; do
   lo=$(count "$t" -2)
