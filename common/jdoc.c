@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 void jtm_jdoc_init(jtm_jdoc *d) { memset(d, 0, sizeof *d); }
 
 void jtm_jdoc_free(jtm_jdoc *d)
@@ -168,24 +170,13 @@ static void skip_ws(parser *ps)
         ps->p++;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_u4(parser *ps, int32_t *out)
 {
     if (ps->end - ps->p < 4)
         return -1;
     int32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(ps->p[i]);
+        int h = jtm_hexval(ps->p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -421,20 +412,43 @@ static int parse_number(parser *ps, uint32_t *idx)
 
 static int parse_value(parser *ps, uint32_t *idx);
 
-static int parse_object(parser *ps, uint32_t *idx)
+/* After a member or element: 1 at a ',' (another follows), 0 at the closing byte, -1 else. */
+static int after_item(parser *ps, unsigned char close)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return -1;
+    unsigned char c = *ps->p++;
+    return c == ',' ? 1 : c == close ? 0 : -1;
+}
+
+/* Opens a container at its first byte: a node of type, 0; -1 past the depth limit. */
+static int open_container(parser *ps, jtm_jtype type, uint32_t *idx)
 {
     if (++ps->depth > JTM_JDOC_MAX_DEPTH)
         return -1;
     ps->p++;
-    uint32_t obj;
-    if (add_node(ps->d, JTM_J_OBJECT, &obj) != 0)
+    return add_node(ps->d, type, idx);
+}
+
+static void close_container(parser *ps, uint32_t idx, uint32_t count)
+{
+    ps->d->nodes[idx].count = count;
+    ps->d->nodes[idx].end = ps->d->n;
+    ps->depth--;
+}
+
+static int parse_object(parser *ps, uint32_t *idx)
+{
+    uint32_t obj, count = 0;
+    if (open_container(ps, JTM_J_OBJECT, &obj) != 0)
         return -1;
-    uint32_t count = 0;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
     } else {
-        for (;;) {
+        int more;
+        do {
             const char *k;
             size_t klen;
             uint32_t v;
@@ -450,59 +464,35 @@ static int parse_object(parser *ps, uint32_t *idx)
             ps->d->nodes[v].key = k;
             ps->d->nodes[v].klen = (uint32_t)klen;
             count++;
-            skip_ws(ps);
-            if (ps->p >= ps->end)
-                return -1;
-            if (*ps->p == ',') {
-                ps->p++;
-                continue;
-            }
-            if (*ps->p != '}')
-                return -1;
-            ps->p++;
-            break;
-        }
+        } while ((more = after_item(ps, '}')) == 1);
+        if (more < 0)
+            return -1;
     }
-    ps->d->nodes[obj].count = count;
-    ps->d->nodes[obj].end = ps->d->n;
-    ps->depth--;
+    close_container(ps, obj, count);
     *idx = obj;
     return index_object(ps->d, obj);
 }
 
 static int parse_array(parser *ps, uint32_t *idx)
 {
-    if (++ps->depth > JTM_JDOC_MAX_DEPTH)
-        return -1;
-    ps->p++;
     uint32_t arr, count = 0;
-    if (add_node(ps->d, JTM_J_ARRAY, &arr) != 0)
+    if (open_container(ps, JTM_J_ARRAY, &arr) != 0)
         return -1;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
         ps->p++;
     } else {
-        for (;;) {
+        int more;
+        do {
             uint32_t v;
             if (parse_value(ps, &v) != 0)
                 return -1;
             count++;
-            skip_ws(ps);
-            if (ps->p >= ps->end)
-                return -1;
-            if (*ps->p == ',') {
-                ps->p++;
-                continue;
-            }
-            if (*ps->p != ']')
-                return -1;
-            ps->p++;
-            break;
-        }
+        } while ((more = after_item(ps, ']')) == 1);
+        if (more < 0)
+            return -1;
     }
-    ps->d->nodes[arr].count = count;
-    ps->d->nodes[arr].end = ps->d->n;
-    ps->depth--;
+    close_container(ps, arr, count);
     *idx = arr;
     return 0;
 }

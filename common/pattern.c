@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 /* Longer programs are refused at compile time; the NFA keeps three arrays of this size on the
  * stack while matching. */
 #define RX_MAX_INST 1024
@@ -151,24 +153,13 @@ static int rx_add_set(rx_parser *ps, const rx_range *set, size_t n, bool complem
     return next <= 0x10FFFF ? rx_add_range(ps, next, 0x10FFFF) : 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int rx_hex(rx_parser *ps, int digits, uint32_t *out)
 {
     uint32_t v = 0;
     if (ps->end - ps->p < digits)
         return -1;
     for (int i = 0; i < digits; i++) {
-        int h = hexval(ps->p[i]);
+        int h = jtm_hexval(ps->p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + (uint32_t)h;

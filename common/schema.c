@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "date.h"
+#include "hex.h"
 #include "pattern.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -244,17 +245,6 @@ static int compile_sub(compiler *c, json_t *j, const char *kw, node **out)
     return (*out = compile_node(c, v)) ? 0 : -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Resolves "#<json pointer>" (URI-escaped) in the document being compiled. */
 static json_t *resolve_ref(compiler *c, const char *ref)
 {
@@ -276,8 +266,8 @@ static json_t *resolve_ref(compiler *c, const char *ref)
         size_t n = 0;
         while (*p && *p != '/') {
             char ch = *p++;
-            if (ch == '%' && hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
-                ch = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+            if (ch == '%' && jtm_hexval(p[0]) >= 0 && jtm_hexval(p[1]) >= 0) {
+                ch = (char)(jtm_hexval(p[0]) * 16 + jtm_hexval(p[1]));
                 p += 2;
             }
             if (ch == '~' && (*p == '0' || *p == '1'))
