@@ -8,6 +8,8 @@
 #   JTM_BENCH_PIN=1 bench/ingest.sh      jtm-ingest pinned to one CPU (taskset -c 1)
 #   JTM_BENCH_PERF=/tmp/ingest.perf bench/ingest.sh   jtm-ingest under perf record -g (profile)
 #   JTM_BENCH_INGEST_CONF=$'kafka.linger.ms = 50' bench/ingest.sh   extra lines for jtm-ingest's config
+#   JTM_BENCH_INGEST_ENV=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 bench/ingest.sh
+#                                        environment for jtm-ingest only (experiments)
 #
 # Rates are the messages on the output topic(s) over the span of their Kafka CreateTime stamps (set
 # when each program handed the message to its producer), so the consumer group join of jtm-ingest

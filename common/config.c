@@ -49,6 +49,12 @@ void jtm_kvlist_set(jtm_kvlist *l, const char *key, const char *value)
     l->count++;
 }
 
+void jtm_kvlist_merge(jtm_kvlist *dst, const jtm_kvlist *src)
+{
+    for (size_t i = 0; src && i < src->count; i++)
+        jtm_kvlist_set(dst, src->items[i].key, src->items[i].value);
+}
+
 const char *jtm_kvlist_get(const jtm_kvlist *l, const char *key)
 {
     for (size_t i = 0; i < l->count; i++)

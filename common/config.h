@@ -98,6 +98,8 @@ void jtm_config_print_help(const jtm_option *table, FILE *out);
 
 void jtm_kvlist_set(jtm_kvlist *l, const char *key, const char *value); /* replaces an existing key */
 const char *jtm_kvlist_get(const jtm_kvlist *l, const char *key);
+/* Sets every key of src in dst (src's value wins): a daemon's defaults, then the user's list. */
+void jtm_kvlist_merge(jtm_kvlist *dst, const jtm_kvlist *src);
 void jtm_kvlist_free(jtm_kvlist *l);
 
 /* Builds a libpq conninfo string from pg.conninfo plus the other pg.* keys (values quoted as libpq

@@ -5,8 +5,8 @@
  * array and the buffer for strings with escapes are kept and reused from one parse to the next,
  * strings without escapes (almost all) point into the source bytes, and only objects with more
  * than JTM_JDOC_LINEAR members get a small hash table (for the duplicate-key check and lookups).
- * Measured on SOJ events: parse + validate 2.9 us with jansson values, see bench/schema_bench.c
- * for the figure with this one.
+ * Measured on SOJ events (bench/schema_bench.c): about 0.5 us to parse, against 1.5 us for the
+ * jansson tree it replaced; jtm-ingest's whole transform went from 3.4 to 2.2 us per event.
  *
  * Grammar: exactly what json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) accepts: RFC 8259,
  * strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), no \u0000, no lone

@@ -445,8 +445,7 @@ jtm_ingest *jtm_ingest_new(const jtm_ingest_settings *s, jtm_transform *t, jtm_m
     jtm_kvlist pk = {0};
     jtm_kvlist_set(&pk, "message.timeout.ms", "0");
     jtm_kvlist_set(&pk, "linger.ms", "50");
-    for (size_t i = 0; s->kafka && i < s->kafka->count; i++)
-        jtm_kvlist_set(&pk, s->kafka->items[i].key, s->kafka->items[i].value);
+    jtm_kvlist_merge(&pk, s->kafka);
     in->p = jtm_kafka_producer_new(&pk, on_delivery, in, errstr, errlen);
     jtm_kvlist_free(&pk);
     if (!in->p)
@@ -463,8 +462,7 @@ jtm_ingest *jtm_ingest_new(const jtm_ingest_settings *s, jtm_transform *t, jtm_m
     jtm_kvlist ck = {0};
     jtm_kvlist_set(&ck, "queued.min.messages", "250000");
     jtm_kvlist_set(&ck, "queued.max.messages.kbytes", "98304");
-    for (size_t i = 0; s->kafka && i < s->kafka->count; i++)
-        jtm_kvlist_set(&ck, s->kafka->items[i].key, s->kafka->items[i].value);
+    jtm_kvlist_merge(&ck, s->kafka);
     in->c = jtm_kafka_consumer_new(&ck, s->group_id, on_rebalance, in, errstr, errlen);
     jtm_kvlist_free(&ck);
     if (!in->c)
@@ -595,10 +593,8 @@ int jtm_ingest_run(jtm_ingest *in)
                 set_paused(in, false);
         }
         /* What is there, without waiting; only an empty queue waits (poll.ms) for one message.
-         * consume_batch_queue with a timeout waits for a full batch, and that wait, repeated
-         * whenever the fetched data ran out mid-batch, held jtm-ingest at about 0.6 of a kcat
-         * pass-through with half its CPU idle (bench/ingest.sh); it also delayed every event of a
-         * quiet feed by up to poll.ms. */
+         * consume_batch_queue with a timeout waits until the batch is full, which delayed every
+         * event of a quiet feed by up to poll.ms. */
         ssize_t n = rd_kafka_consume_batch_queue(in->cq, 0, msgs, (size_t)batch);
         if (n == 0 && !in->paused)
             n = rd_kafka_consume_batch_queue(in->cq, in->s.poll_ms, msgs, 1);

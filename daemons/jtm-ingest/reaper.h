@@ -2,9 +2,9 @@
  *
  * librdkafka allocates a consumed message on its fetch thread; destroying it frees into that
  * thread's malloc arena, whose lock the fetch thread takes for every new message. Done on the
- * transforming thread, those frees made it sleep on the arena lock (perf sched: two thirds of its
- * context switches, with half its CPU idle, in bench/ingest.sh). Handed over here, the wait, if
- * any, is off the event path. A single-producer, single-consumer ring: only the transforming
+ * transforming thread, those frees made it sleep on the arena lock (perf sched in bench/ingest.sh:
+ * two thirds of its context switches were such sleeps). Handed over here, the wait, if any, is
+ * off the event path. A single-producer, single-consumer ring: only the transforming
  * thread calls jtm_reaper_put. */
 #ifndef JTM_INGEST_REAPER_H
 #define JTM_INGEST_REAPER_H

@@ -296,8 +296,7 @@ static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlis
     /* librdkafka prefetches up to 64 MiB per consumer by default; PostgreSQL, not the fetch, bounds
      * the linker, so 16 MiB (seconds of input) keeps memory flat with several workers. */
     jtm_kvlist_set(out, "queued.max.messages.kbytes", "16384");
-    for (size_t i = 0; i < in->count; i++)
-        jtm_kvlist_set(out, in->items[i].key, in->items[i].value);
+    jtm_kvlist_merge(out, in);
     if (s->cfg->workers <= 1)
         return;
     char buf[256];
