@@ -1,6 +1,7 @@
-/* Collecting a batch: as many messages as arrive within batch.ms of the first one, up to batch.max
- * messages or batch.bytes. Validation runs here, while the batch fills, so PostgreSQL only sees
- * messages that look like pseudonymised events. */
+/* Collecting a batch: as many messages as arrive within batch.ms of the first one, and past that as
+ * long as the consumer has more ready (a backlog), up to batch.max messages or batch.bytes. Each
+ * message is validated (so PostgreSQL only sees messages that look like pseudonymised events), sent
+ * into the batch's COPY and destroyed: the daemon's memory does not grow with the batch. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,60 +17,71 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void lk_batch_init(lk_batch *b) { memset(b, 0, sizeof *b); }
+void lk_batch_init(lk_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->last = -1;
+}
 
 void lk_batch_clear(lk_batch *b)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->items[i].reject);
-        rd_kafka_message_destroy(b->msgs[i]);
-    }
-    b->n = 0;
-    b->bytes = 0;
+    if (b->next)
+        rd_kafka_topic_partition_list_destroy(b->next);
+    lk_batch_init(b);
 }
 
-void lk_batch_free(lk_batch *b)
+void lk_batch_free(lk_batch *b) { lk_batch_clear(b); }
+
+/* Remembers offset + 1 of the message's partition; messages come in runs of one partition, so the
+ * entry of the previous message is tried first. */
+static void note_position(lk_batch *b, const char *topic, int32_t partition, int64_t offset)
 {
-    lk_batch_clear(b);
-    free(b->msgs);
-    free(b->items);
-    memset(b, 0, sizeof *b);
+    rd_kafka_topic_partition_t *p = NULL;
+    if (b->last >= 0 && b->last < b->next->cnt) {
+        p = &b->next->elems[b->last];
+        if (p->partition != partition || strcmp(p->topic, topic) != 0)
+            p = NULL;
+    }
+    if (!p)
+        p = rd_kafka_topic_partition_list_find(b->next, topic, partition);
+    if (!p) {
+        p = rd_kafka_topic_partition_list_add(b->next, topic, partition);
+        p->offset = -1;
+    }
+    if (offset + 1 > p->offset)
+        p->offset = offset + 1;
+    b->last = (int)(p - b->next->elems);
 }
 
-static void push(lk_batch *b, rd_kafka_message_t *m, const char *const *topics, const char *const *feeds,
-                 int ntopics)
+/* Validates and sends one message; returns 0, or -1 when the send failed. */
+static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const char *const *topics,
+               const char *const *feeds, int ntopics)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        rd_kafka_message_t **msgs = realloc(b->msgs, cap * sizeof *msgs);
-        lk_item *items = msgs ? realloc(b->items, cap * sizeof *items) : NULL;
-        if (!msgs || !items)
-            abort();
-        b->msgs = msgs;
-        b->items = items;
-        b->cap = cap;
-    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     const char *feed = NULL;
     for (int i = 0; i < ntopics; i++)
         if (strcmp(topic, topics[i]) == 0)
             feed = feeds[i];
-    lk_item *it = &b->items[b->n];
-    it->topic = topic;
-    it->partition = m->partition;
-    it->offset = m->offset;
-    it->data = m->payload ? (const char *)m->payload : "";
-    it->len = m->payload ? m->len : 0;
-    it->reject = NULL;
+    lk_item it = {
+        .topic = topic,
+        .partition = m->partition,
+        .offset = m->offset,
+        .data = m->payload ? (const char *)m->payload : "",
+        .len = m->payload ? m->len : 0,
+        .reject = NULL,
+    };
     char reason[128];
-    if (lk_validate(it->data, it->len, feed, reason, sizeof reason) != 0)
-        it->reject = strdup(reason);
-    b->msgs[b->n++] = m;
-    b->bytes += it->len;
+    if (lk_validate(it.data, it.len, feed, reason, sizeof reason) != 0)
+        it.reject = reason;
+    int rc = lk_load_add(load, &it);
+    note_position(b, topic, m->partition, m->offset);
+    b->n++;
+    b->bytes += it.len;
+    return rc;
 }
 
-size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, size_t max, size_t max_bytes, int max_ms,
-                        const char *const *topics, const char *const *feeds, int ntopics,
+size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
+                        int max_ms, const char *const *topics, const char *const *feeds, int ntopics,
                         unsigned long *consumer_errors)
 {
     long long deadline = 0;
@@ -77,14 +89,14 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, size_t max, size_t max_byte
         int wait = 100;
         if (b->n > 0) {
             long long left = deadline - now_ms();
-            if (left <= 0)
-                break;
-            wait = left < 100 ? (int)left : 100;
+            wait = left <= 0 ? 0 : left < 100 ? (int)left : 100;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, wait);
         if (!m) {
             if (b->n == 0)
                 return 0; /* idle: let the caller tick stats and check its state */
+            if (wait == 0)
+                break; /* past the deadline and nothing ready */
             continue;
         }
         if (m->err) {
@@ -94,11 +106,27 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, size_t max, size_t max_byte
                 log_warn("kafka_consume_error", "error=%s", jtm_log_quote(q, sizeof q, rd_kafka_err2str(m->err)));
             }
             rd_kafka_message_destroy(m);
+            if (wait == 0)
+                break;
             continue;
         }
-        if (b->n == 0)
+        if (b->n == 0) {
             deadline = now_ms() + max_ms;
-        push(b, m, topics, feeds, ntopics);
+            if (!b->next)
+                b->next = rd_kafka_topic_partition_list_new(16);
+            if (lk_load_begin(load, conn) != 0) {
+                b->load_failed = true;
+                b->n = 1; /* consumed and not loaded: the caller re-seeks */
+                rd_kafka_message_destroy(m);
+                return b->n;
+            }
+        }
+        int rc = add(b, load, m, topics, feeds, ntopics);
+        rd_kafka_message_destroy(m);
+        if (rc != 0) {
+            b->load_failed = true;
+            break;
+        }
     }
     return b->n;
 }

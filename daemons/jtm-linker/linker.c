@@ -25,11 +25,14 @@ const jtm_option linker_options[] = {
     JTM_OPT_STR("topics.soj", "pseudo.soj", topic_soj, linker_config, "topic of pseudonymised SOJ events"),
     JTM_OPT_STR("group", "jtm-linker", group, linker_config,
                 "Kafka consumer group; also the key of the positions in ops.kafka_offset"),
-    JTM_OPT_INT("batch.max", "20000", 1, 1000000, batch_max, linker_config, "most messages in one batch"),
+    JTM_OPT_INT("batch.max", "100000", 1, 10000000, batch_max, linker_config,
+                "most messages in one batch (reached when catching up on a backlog)"),
     JTM_OPT_INT("batch.ms", "200", 1, 600000, batch_ms, linker_config,
-                "longest wait after the first message of a batch (latency bound)"),
-    JTM_OPT_INT("batch.bytes", "16777216", 1024, 1073741824, batch_bytes, linker_config,
-                "most payload bytes in one batch (memory bound)"),
+                "longest wait for more messages after the first of a batch (latency bound); a backlog "
+                "that keeps messages ready fills the batch up to batch.max"),
+    JTM_OPT_INT("batch.bytes", "268435456", 1024, 4294967296LL, batch_bytes, linker_config,
+                "most payload bytes in one batch (bounds the transaction; batches are streamed, not held "
+                "in memory)"),
     JTM_OPT_INT("stats.interval_ms", "10000", 0, 86400000, stats_interval_ms, linker_config,
                 "interval of the stats log line (0: never)"),
     JTM_OPT_BOOL("migrate.on_start", "true", migrate_on_start, linker_config,
@@ -235,17 +238,8 @@ static int recover(lk_state *s)
 /* Informational only: lets Kafka tools show the group's lag. PostgreSQL holds the truth. */
 static void store_kafka_offsets(lk_state *s, const lk_batch *b)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < b->n; i++) {
-        const lk_item *it = &b->items[i];
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(list, it->topic, it->partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(list, it->topic, it->partition);
-        if (it->offset + 1 > p->offset)
-            p->offset = it->offset + 1;
-    }
-    rd_kafka_offsets_store(s->rk, list); /* fails for revoked partitions: fine */
-    rd_kafka_topic_partition_list_destroy(list);
+    if (b->next && b->next->cnt > 0)
+        rd_kafka_offsets_store(s->rk, b->next); /* fails for revoked partitions: fine */
 }
 
 static void log_stats_line(lk_shared *sh)
@@ -265,7 +259,7 @@ static void log_stats(lk_state *s)
 
 static void metrics_init(lk_shared *s)
 {
-    static const double bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+    static const double bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000};
     s->m = jtm_metrics_new();
     s->consumed = jtm_metrics_counter(s->m, "jtm_linker_consumed_total", "messages read from Kafka", NULL);
     s->loaded = jtm_metrics_counter(s->m, "jtm_linker_loaded_total", "event versions written to staging", NULL);
@@ -352,6 +346,8 @@ static int worker_loop(lk_state *s, const char *const topics[3])
     char err[1024], q[1100];
     lk_batch batch;
     lk_batch_init(&batch);
+    lk_load load;
+    lk_load_init(&load);
     int rc = JTM_EXIT_OK;
     long long next_stats = now_ms() + cfg->stats_interval_ms;
     unsigned long consumer_errors = 0;
@@ -371,7 +367,7 @@ static int worker_loop(lk_state *s, const char *const topics[3])
                 break;
         }
         unsigned long before = consumer_errors;
-        size_t n = lk_batch_collect(s->rk, &batch, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
+        size_t n = lk_batch_collect(s->rk, &batch, &load, s->pg, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
                                     (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
         jtm_counter_add(sh->consumer_errors, consumer_errors - before);
         if (n == 0) {
@@ -385,7 +381,14 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         }
         long long t0 = now_ms();
         lk_apply_stats st;
-        int lr = lk_load_batch(s->pg, cfg->group, batch.items, n, &st, err, sizeof err);
+        int lr;
+        if (batch.load_failed) {
+            lr = load.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
+            snprintf(err, sizeof err, "%s", load.error);
+            lk_load_abort(&load);
+        } else {
+            lr = lk_load_finish(&load, cfg->group, &st, err, sizeof err);
+        }
         if (lr == LK_LOAD_TRANSIENT) {
             /* Nothing of this batch is known to be committed: drop it, reconnect, re-seek, redo. */
             log_warn("pg_batch_failed", "worker=%d messages=%zu error=%s", s->id, n, jtm_log_quote(q, sizeof q, err));
@@ -420,6 +423,7 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         lk_batch_clear(&batch);
     }
     lk_batch_free(&batch);
+    lk_load_free(&load);
     return rc;
 }
 

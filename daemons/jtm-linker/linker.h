@@ -6,8 +6,8 @@
  * and NOTIFYs jtm_waiting_list. On assignment (and after any PostgreSQL failure) the consumer seeks
  * to the positions stored in PostgreSQL; Kafka commits are informational only.
  *
- * Modules: validate.c (cheap checks before PostgreSQL), load.c (COPY + apply, dead-letter
- * isolation), offsets.c (stored positions, seeking), batch.c (size/time bounded collection),
+ * Modules: validate.c (cheap checks before PostgreSQL), load.c (the batch transaction: streamed
+ * COPY, apply, dead-letter isolation), offsets.c (stored positions, seeking), batch.c (size/time bounded collection),
  * linker.c (the run loop, reconnects, stats). */
 #ifndef JTM_LINKER_H
 #define JTM_LINKER_H
@@ -67,10 +67,38 @@ int lk_session_init(PGconn *conn, char *errstr, size_t errlen);
 #define LK_LOAD_TRANSIENT (-1) /* connection or server failure: reconnect, re-seek, redo */
 #define LK_LOAD_FATAL (-2)     /* refused, but no single message to blame: a bug or a schema problem */
 
-/* Applies items as one transaction (group NULL: no Kafka offsets, as for fixtures). A message
- * PostgreSQL refuses gets item->reject set and the batch is retried without it (it is then
- * dead-lettered in the same transaction). Returns LK_LOAD_OK with st filled, or an error above with
- * errstr. */
+typedef struct lk_sbuf {
+    char *p;
+    size_t len, cap;
+} lk_sbuf;
+
+/* One batch transaction in progress: BEGIN and COPY into linker_in at lk_load_begin, each message
+ * sent as it is added (nothing of the batch is kept here), staging.apply_batch and COMMIT at
+ * lk_load_finish. A message PostgreSQL refuses is found by staging.isolate_refused and
+ * dead-lettered in the same transaction; the rest of the batch goes on. */
+typedef struct lk_load {
+    PGconn *conn;
+    lk_sbuf buf;      /* COPY rows not yet sent */
+    size_t rows;      /* rows added */
+    bool open;        /* transaction open */
+    bool copying;     /* COPY in progress */
+    bool transient;   /* the last failure was the server's or the connection's */
+    char error[512];  /* the last failure */
+} lk_load;
+
+void lk_load_init(lk_load *l);
+void lk_load_free(lk_load *l);
+/* BEGIN; COPY. Returns 0, or -1 with l->error and l->transient. */
+int lk_load_begin(lk_load *l, PGconn *conn);
+/* Sends one row (a rejected item as a dead letter). Returns 0, or -1 with l->error, l->transient. */
+int lk_load_add(lk_load *l, const lk_item *it);
+/* Ends the COPY, applies (group NULL: no Kafka offsets, as for fixtures) and commits. Returns
+ * LK_LOAD_OK with st filled, or an error above with errstr (the transaction is rolled back). */
+int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen);
+/* Rolls back whatever is open (no-op when nothing is). */
+void lk_load_abort(lk_load *l);
+
+/* The whole of items as one batch through the calls above (tests, tools). */
 int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st,
                   char *errstr, size_t errlen);
 
@@ -84,22 +112,27 @@ int lk_offsets_resync(rd_kafka_t *rk, PGconn *conn, const char *group, char *err
 /* Pauses (pause true) or resumes every assigned partition. */
 void lk_assignment_pause(rd_kafka_t *rk, bool pause);
 
-/* batch.c: a batch of Kafka messages, bounded by count, bytes and time. */
+/* batch.c: consuming one batch into a lk_load, bounded by count, bytes and time. Messages are
+ * validated, sent and destroyed as they arrive; the batch keeps only, per partition, the offset
+ * after its last message (for the informational Kafka offset store after COMMIT). */
 typedef struct lk_batch {
-    rd_kafka_message_t **msgs;
-    lk_item *items;
-    size_t n, cap;
-    size_t bytes;
+    size_t n;                                /* messages in the batch */
+    size_t bytes;                            /* their payload bytes */
+    rd_kafka_topic_partition_list_t *next;   /* per partition: last offset + 1 */
+    int last;                                /* index in next of the previous message's partition */
+    bool load_failed;                        /* sending failed: see the lk_load's error */
 } lk_batch;
 
 void lk_batch_init(lk_batch *b);
-void lk_batch_clear(lk_batch *b); /* destroys the messages, keeps the arrays */
+void lk_batch_clear(lk_batch *b);
 void lk_batch_free(lk_batch *b);
-/* Polls rk until max messages, max_bytes, or max_ms after the first message, or until jtm_run is
- * cleared. Validates each message on arrival (topics[] and feeds[] map a topic to its feed) and
- * counts errors from the consumer in *consumer_errors. Returns the number of messages in b. */
-size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, size_t max, size_t max_bytes, int max_ms,
-                        const char *const *topics, const char *const *feeds, int ntopics,
+/* Polls rk for a batch: from the first message (which begins the transaction on conn) until max
+ * messages or max_bytes, or max_ms after the first message once nothing more is ready at once (a
+ * backlog keeps filling the batch up to max), or until jtm_run is cleared. Validates each message
+ * (topics[] and feeds[] map a topic to its feed) and counts consumer errors in *consumer_errors.
+ * Returns the number of messages in b (0: idle, nothing begun). */
+size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
+                        int max_ms, const char *const *topics, const char *const *feeds, int ntopics,
                         unsigned long *consumer_errors);
 
 /* linker.c: runs the daemon until SIGTERM; returns an exit code from config.h. */

@@ -1,8 +1,9 @@
-/* The batch transaction: COPY into the session table linker_in, staging.apply_batch(group), COMMIT.
- * All SQL logic (dedupe, upsert, recompute, offsets, NOTIFY) lives in schemas/sql; this file moves
- * bytes and decides what a failure means: the server went away (transient: the caller reconnects
- * and redoes the batch from the stored offsets), or a message was refused (it is dead-lettered and
- * the batch is retried without it). */
+/* The batch transaction: BEGIN, COPY into the session table linker_in while the batch is consumed
+ * (rows are streamed, the batch is never held in memory), staging.apply_batch(group), COMMIT.
+ * All SQL logic (dedupe, upsert, recompute, offsets, NOTIFY, finding refused messages) lives in
+ * schemas/sql; this file moves bytes and decides what a failure means: the server went away
+ * (transient: the caller reconnects and redoes the batch from the stored offsets), or messages were
+ * refused (staging.isolate_refused marks them, they are dead-lettered and the batch goes on). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,7 @@
 #include "log.h"
 #include "pg.h"
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
+typedef lk_sbuf sbuf;
 
 static void sb_reserve(sbuf *b, size_t extra)
 {
@@ -96,7 +94,6 @@ static void sb_row(sbuf *b, const lk_item *it)
 typedef struct pg_failure {
     char sqlstate[6];
     char msg[512];
-    long copy_line; /* 1-based COPY line the server blamed, 0 when none */
 } pg_failure;
 
 static void failure_from(PGconn *conn, PGresult *r, pg_failure *f)
@@ -104,11 +101,6 @@ static void failure_from(PGconn *conn, PGresult *r, pg_failure *f)
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     snprintf(f->sqlstate, sizeof f->sqlstate, "%s", st ? st : "");
     jtm_pg_result_error(conn, r, f->msg, sizeof f->msg);
-    f->copy_line = 0;
-    const char *ctx = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
-    const char *at = ctx ? strstr(ctx, "COPY linker_in, line ") : NULL;
-    if (at)
-        f->copy_line = strtol(at + strlen("COPY linker_in, line "), NULL, 10);
 }
 
 static int exec_ok(PGconn *conn, const char *sql, pg_failure *f)
@@ -121,36 +113,97 @@ static int exec_ok(PGconn *conn, const char *sql, pg_failure *f)
     return ok ? 0 : -1;
 }
 
-/* COPYs items[from..to) (rejected ones included, as dead letters) into linker_in. */
-static int copy_rows(PGconn *conn, lk_item *items, size_t from, size_t to, sbuf *buf, pg_failure *f)
+static bool is_transient(PGconn *conn, const pg_failure *f)
 {
+    return jtm_pg_is_broken(conn) || jtm_pg_sqlstate_is_transient(f->sqlstate);
+}
+
+int lk_session_init(PGconn *conn, char *errstr, size_t errlen)
+{
+    return jtm_pg_exec(conn, "SELECT staging.linker_session()", errstr, errlen);
+}
+
+void lk_load_init(lk_load *l) { memset(l, 0, sizeof *l); }
+
+void lk_load_free(lk_load *l)
+{
+    lk_load_abort(l);
+    free(l->buf.p);
+    memset(l, 0, sizeof *l);
+}
+
+static int fail(lk_load *l, const pg_failure *f)
+{
+    snprintf(l->error, sizeof l->error, "%s", f->msg);
+    l->transient = is_transient(l->conn, f);
+    return -1;
+}
+
+int lk_load_begin(lk_load *l, PGconn *conn)
+{
+    pg_failure f;
+    l->conn = conn;
+    l->rows = 0;
+    l->buf.len = 0;
+    l->error[0] = '\0';
+    l->transient = false;
+    if (exec_ok(conn, "BEGIN", &f) != 0)
+        return fail(l, &f);
+    l->open = true;
     PGresult *r = PQexec(conn, "COPY linker_in (src_topic, src_partition, src_offset, payload, reject, raw) "
                                "FROM STDIN");
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        failure_from(conn, r, f);
+        failure_from(conn, r, &f);
         PQclear(r);
-        return -1;
+        return fail(l, &f);
     }
     PQclear(r);
-    buf->len = 0;
+    l->copying = true;
+    return 0;
+}
+
+static int flush(lk_load *l)
+{
+    if (l->buf.len == 0)
+        return 0;
+    int rc = PQputCopyData(l->conn, l->buf.p, (int)l->buf.len);
+    l->buf.len = 0;
+    if (rc != 1) {
+        pg_failure f = {{0}, {0}};
+        failure_from(l->conn, NULL, &f);
+        return fail(l, &f);
+    }
+    return 0;
+}
+
+int lk_load_add(lk_load *l, const lk_item *it)
+{
+    sb_row(&l->buf, it);
+    l->rows++;
+    return l->buf.len >= 256 * 1024 ? flush(l) : 0;
+}
+
+/* Ends the COPY; 0, or -1 with the failure in f. */
+static int end_copy(lk_load *l, pg_failure *f)
+{
     int rc = 0;
-    for (size_t i = from; i < to && rc == 0; i++) {
-        sb_row(buf, &items[i]);
-        if (buf->len >= 256 * 1024 || i + 1 == to) {
-            if (PQputCopyData(conn, buf->p, (int)buf->len) != 1)
-                rc = -1;
-            buf->len = 0;
-        }
-    }
-    if (PQputCopyEnd(conn, rc == 0 ? NULL : "client failed") != 1)
+    if (flush(l) != 0) {
+        snprintf(f->msg, sizeof f->msg, "%s", l->error);
+        f->sqlstate[0] = '\0';
         rc = -1;
-    r = PQgetResult(conn);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        failure_from(conn, r, f);
+    }
+    if (PQputCopyEnd(l->conn, rc == 0 ? NULL : "client failed") != 1 && rc == 0) {
+        failure_from(l->conn, NULL, f);
+        rc = -1;
+    }
+    l->copying = false;
+    PGresult *r = PQgetResult(l->conn);
+    if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        failure_from(l->conn, r, f);
         rc = -1;
     }
     PQclear(r);
-    while ((r = PQgetResult(conn)))
+    while ((r = PQgetResult(l->conn)))
         PQclear(r);
     return rc;
 }
@@ -167,124 +220,111 @@ static int apply(PGconn *conn, const char *group, lk_apply_stats *st, pg_failure
         PQclear(r);
         return -1;
     }
-    if (st) {
-        st->received = atol(PQgetvalue(r, 0, 0));
-        st->loaded = atol(PQgetvalue(r, 0, 1));
-        st->duplicates = atol(PQgetvalue(r, 0, 2));
-        st->skipped = atol(PQgetvalue(r, 0, 3));
-        st->dead_lettered = atol(PQgetvalue(r, 0, 4));
-        st->children = atol(PQgetvalue(r, 0, 5));
-        st->notified = PQgetvalue(r, 0, 6)[0] == 't';
-    }
+    st->received = atol(PQgetvalue(r, 0, 0));
+    st->loaded = atol(PQgetvalue(r, 0, 1));
+    st->duplicates = atol(PQgetvalue(r, 0, 2));
+    st->skipped = atol(PQgetvalue(r, 0, 3));
+    st->dead_lettered = atol(PQgetvalue(r, 0, 4));
+    st->children = atol(PQgetvalue(r, 0, 5));
+    st->notified = PQgetvalue(r, 0, 6)[0] == 't';
     PQclear(r);
     return 0;
 }
 
-static void rollback(PGconn *conn)
+/* staging.isolate_refused(): the number of messages it marked, or -1 with f. */
+static long isolate(PGconn *conn, pg_failure *f)
 {
-    PGresult *r = PQexec(conn, "ROLLBACK");
+    PGresult *r = PQexec(conn, "SELECT staging.isolate_refused()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        failure_from(conn, r, f);
+        PQclear(r);
+        return -1;
+    }
+    long found = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
-}
-
-static int is_transient(PGconn *conn, const pg_failure *f)
-{
-    return jtm_pg_is_broken(conn) || jtm_pg_sqlstate_is_transient(f->sqlstate);
-}
-
-static void set_reject(lk_item *it, const pg_failure *f)
-{
-    free(it->reject);
-    if (asprintf(&it->reject, "pg:%s", f->msg) < 0)
-        it->reject = NULL;
-}
-
-int lk_session_init(PGconn *conn, char *errstr, size_t errlen)
-{
-    return jtm_pg_exec(conn, "SELECT staging.linker_session()", errstr, errlen);
-}
-
-/* One attempt at the whole batch in one transaction. */
-static int attempt(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st, sbuf *buf,
-                   pg_failure *f)
-{
-    if (exec_ok(conn, "BEGIN", f) != 0)
-        return -1;
-    if (copy_rows(conn, items, 0, n, buf, f) != 0 || apply(conn, group, st, f) != 0) {
-        rollback(conn);
-        return -1;
-    }
-    return exec_ok(conn, "COMMIT", f);
-}
-
-/* Finds the messages PostgreSQL refuses one at a time, each in a savepoint of a transaction that
- * is rolled back at the end (nothing of this pass stays). Returns the number found, or -1 when the
- * server failed meanwhile. */
-static long isolate(PGconn *conn, lk_item *items, size_t n, sbuf *buf, pg_failure *f)
-{
-    long found = 0;
-    if (exec_ok(conn, "BEGIN", f) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].reject)
-            continue;
-        pg_failure one;
-        if (exec_ok(conn, "SAVEPOINT lk_one", f) != 0)
-            goto broken;
-        if (copy_rows(conn, items, i, i + 1, buf, &one) != 0 || apply(conn, NULL, NULL, &one) != 0) {
-            if (is_transient(conn, &one)) {
-                *f = one;
-                goto broken;
-            }
-            set_reject(&items[i], &one);
-            found++;
-            if (exec_ok(conn, "ROLLBACK TO SAVEPOINT lk_one", f) != 0)
-                goto broken;
-        } else if (exec_ok(conn, "RELEASE SAVEPOINT lk_one", f) != 0) {
-            goto broken;
-        }
-    }
-    rollback(conn);
     return found;
-broken:
-    rollback(conn);
-    return -1;
+}
+
+void lk_load_abort(lk_load *l)
+{
+    if (l->copying) {
+        PQputCopyEnd(l->conn, "batch abandoned");
+        PGresult *r;
+        while ((r = PQgetResult(l->conn)))
+            PQclear(r);
+        l->copying = false;
+    }
+    if (l->open) {
+        PGresult *r = PQexec(l->conn, "ROLLBACK");
+        PQclear(r);
+        l->open = false;
+    }
+    l->rows = 0;
+    l->buf.len = 0;
+}
+
+static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errstr, size_t errlen)
+{
+    bool transient = is_transient(l->conn, f);
+    snprintf(errstr, errlen, "%s%s", what, f->msg);
+    lk_load_abort(l);
+    return transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
+}
+
+int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen)
+{
+    pg_failure f;
+    memset(st, 0, sizeof *st);
+    if (!l->open)
+        return LK_LOAD_OK;
+    if (end_copy(l, &f) != 0)
+        return give_up(l, &f, "COPY refused: ", errstr, errlen);
+    for (;;) {
+        if (exec_ok(l->conn, "SAVEPOINT lk_apply", &f) != 0)
+            return give_up(l, &f, "", errstr, errlen);
+        if (apply(l->conn, group, st, &f) == 0) {
+            if (exec_ok(l->conn, "COMMIT", &f) != 0) {
+                l->open = false; /* a failed COMMIT ends the transaction */
+                return give_up(l, &f, "", errstr, errlen);
+            }
+            l->open = false;
+            return LK_LOAD_OK;
+        }
+        if (is_transient(l->conn, &f))
+            return give_up(l, &f, "", errstr, errlen);
+        /* Refused data: undo the attempt (linker_in is as COPYed), mark the culprits, retry. */
+        pg_failure first = f;
+        if (exec_ok(l->conn, "ROLLBACK TO SAVEPOINT lk_apply", &f) != 0)
+            return give_up(l, &f, "", errstr, errlen);
+        long found = isolate(l->conn, &f);
+        if (found < 0)
+            return give_up(l, &f, "", errstr, errlen);
+        if (found == 0)
+            return give_up(l, &first, "batch refused but no single message is to blame: ", errstr, errlen);
+        char q[600];
+        log_warn("pg_refused_messages", "messages=%ld first_error=%s", found, jtm_log_quote(q, sizeof q, first.msg));
+    }
 }
 
 int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st,
                   char *errstr, size_t errlen)
 {
-    sbuf buf = {0};
-    pg_failure f;
-    int rc = LK_LOAD_FATAL;
+    lk_load l;
+    lk_load_init(&l);
     memset(st, 0, sizeof *st);
-    for (;;) {
-        if (attempt(conn, group, items, n, st, &buf, &f) == 0) {
-            rc = LK_LOAD_OK;
-            break;
-        }
-        if (is_transient(conn, &f)) {
-            snprintf(errstr, errlen, "%s", f.msg);
-            rc = LK_LOAD_TRANSIENT;
-            break;
-        }
-        /* Refused data. COPY names the line; otherwise find the culprits one by one. */
-        if (f.copy_line >= 1 && (size_t)f.copy_line <= n && !items[f.copy_line - 1].reject) {
-            set_reject(&items[f.copy_line - 1], &f);
-            continue;
-        }
-        pg_failure first = f;
-        long found = isolate(conn, items, n, &buf, &f);
-        if (found < 0) {
-            snprintf(errstr, errlen, "%s", f.msg);
-            rc = LK_LOAD_TRANSIENT;
-            break;
-        }
-        if (found == 0) {
-            snprintf(errstr, errlen, "batch refused but no single message is to blame: %s", first.msg);
-            rc = LK_LOAD_FATAL;
-            break;
+    int rc = LK_LOAD_OK;
+    if (lk_load_begin(&l, conn) != 0) {
+        rc = l.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
+        snprintf(errstr, errlen, "%s", l.error);
+    }
+    for (size_t i = 0; rc == LK_LOAD_OK && i < n; i++) {
+        if (lk_load_add(&l, &items[i]) != 0) {
+            rc = l.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
+            snprintf(errstr, errlen, "%s", l.error);
         }
     }
-    free(buf.p);
+    if (rc == LK_LOAD_OK)
+        rc = lk_load_finish(&l, group, st, errstr, errlen);
+    lk_load_free(&l);
     return rc;
 }
