@@ -253,7 +253,7 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
     char *all = read_fixture("linker/scenarios.ndjson");
     char *lines[128];
     size_t n = split_lines(all, lines, 128);
-    lk_item items[130];
+    lk_item items[132];
     memset(items, 0, sizeof items);
     for (size_t i = 0; i < n; i++) {
         items[i].topic = "t.soj";
@@ -273,20 +273,32 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
     items[n] = (lk_item){"t.soj", 0, 100 + (long)n, refused, strlen(refused), NULL};
     /* one the checks refuse */
     items[n + 1] = (lk_item){"t.soj", 0, 101 + (long)n, "{\"event_id\":1}", 14, strdup("schema:invalid:event_id")};
-    size_t total = n + 2;
+    /* a second refused message, so that the bisection has two culprits in different halves */
+    static const char refused2[] =
+        "{\"event_id\":\"fedcba9876543210fedcba9876543210\",\"feed\":\"soj\",\"type\":\"invoice\","
+        "\"occurred_on\":\"2024-04-06\",\"recorded_at\":\"2024-04-06T08:00:00Z\",\"status\":1,"
+        "\"pid\":\"fedcba9876543210fedcba9876543210\",\"client\":{\"gemeente\":\"GM0505\"},"
+        "\"allocation_no\":\"fedcba9876543210fedcba9876543210\",\"amount_cents\":-99999999999999999999999,"
+        "\"debit_credit\":\"C\"}";
+    memmove(&items[1], &items[0], (n + 2) * sizeof items[0]);
+    items[0] = (lk_item){"t.soj", 0, 99, refused2, strlen(refused2), NULL};
+    size_t total = n + 3;
     lk_apply_stats st;
     cr_assert_eq(lk_load_batch(c, "g", items, total, &st, err, sizeof err), LK_LOAD_OK, "%s", err);
     cr_assert_eq(st.loaded, 25);
-    cr_assert_eq(st.dead_lettered, 2);
+    cr_assert_eq(st.dead_lettered, 3);
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM ops.linker_dead_letter WHERE \"offset\" = %ld AND reason LIKE 'pg:22003 %%'",
              100 + (long)n);
     cr_assert_eq(query_long(c, sql), 1, "the refused invoice is dead-lettered with its SQLSTATE");
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter WHERE \"offset\" = 99"
+                               " AND reason LIKE 'pg:22003 %'"),
+                 1, "so is the second one");
     cr_assert_eq(query_long(c, "SELECT next_offset FROM ops.kafka_offset WHERE consumer_group = 'g'"
                                " AND topic = 't.soj' AND partition = 0"),
                  102 + (long)n);
-    cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter WHERE reason LIKE 'pg:%'"), 1);
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter WHERE reason LIKE 'pg:%'"), 2);
     cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter WHERE reason = 'schema:invalid:event_id'"),
                  1);
     assert_expected(c);
@@ -294,7 +306,7 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
     cr_assert_eq(lk_load_batch(c, "g", items, total, &st, err, sizeof err), LK_LOAD_OK, "%s", err);
     cr_assert_eq(st.skipped, (long)total);
     cr_assert_eq(st.loaded, 0);
-    cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter"), 2);
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM ops.linker_dead_letter"), 3);
     assert_expected(c);
     for (size_t i = 0; i < total; i++)
         free(items[i].reject);
