@@ -56,3 +56,25 @@ Test(linker_validate, envelope_fields)
                           "\"birth_ym\":\"2012-13\"}}";
     cr_assert_str_eq(check(bad_bym, NULL), "schema:invalid:client.birth_ym");
 }
+
+/* The grammar is jansson's strict one (common/jdoc.h), and one document serves message after
+ * message: a failure leaves nothing behind for the next. */
+Test(linker_validate, strict_grammar_and_a_reused_document)
+{
+    cr_assert_str_eq(check(ENV(",\"type\":\"stop\""), "soj"), "json_parse", "duplicate key");
+    cr_assert_str_eq(check(ENV(",\"referrer\":\"a\\u0000b\""), "soj"), "json_parse", "\\u0000 (PostgreSQL's jsonb refuses it)");
+    cr_assert_str_eq(check(ENV(",\"amount_cents\":99999999999999999999999"), "soj"), "json_parse", "integer overflow");
+    cr_assert_str_eq(check("\"just a string\"", "soj"), "json_parse");
+    jtm_jdoc doc;
+    jtm_jdoc_init(&doc);
+    char reason[128];
+    const char *good = ENV(",\"allocation_no\":\"0123456789abcdef0123456789abcdef\",\"amount_cents\":1250");
+    const char *bad = ENV(",\"amount_cents\":\"12\"");
+    cr_assert_eq(lk_validate_doc(&doc, good, strlen(good), "soj", reason, sizeof reason), 0);
+    cr_assert_eq(lk_validate_doc(&doc, bad, strlen(bad), "soj", reason, sizeof reason), -1);
+    cr_assert_str_eq(reason, "schema:invalid:amount_cents");
+    cr_assert_eq(lk_validate_doc(&doc, "{", 1, "soj", reason, sizeof reason), -1);
+    cr_assert_str_eq(reason, "json_parse");
+    cr_assert_eq(lk_validate_doc(&doc, good, strlen(good), "soj", reason, sizeof reason), 0);
+    jtm_jdoc_free(&doc);
+}

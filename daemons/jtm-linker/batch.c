@@ -21,16 +21,25 @@ void lk_batch_init(lk_batch *b)
 {
     memset(b, 0, sizeof *b);
     b->last = -1;
+    jtm_jdoc_init(&b->doc);
 }
 
 void lk_batch_clear(lk_batch *b)
 {
     if (b->next)
         rd_kafka_topic_partition_list_destroy(b->next);
-    lk_batch_init(b);
+    b->next = NULL;
+    b->n = 0;
+    b->bytes = 0;
+    b->last = -1;
+    b->load_failed = false;
 }
 
-void lk_batch_free(lk_batch *b) { lk_batch_clear(b); }
+void lk_batch_free(lk_batch *b)
+{
+    lk_batch_clear(b);
+    jtm_jdoc_free(&b->doc);
+}
 
 /* Remembers offset + 1 of the message's partition; messages come in runs of one partition, so the
  * entry of the previous message is tried first. */
@@ -71,7 +80,7 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
         .reject = NULL,
     };
     char reason[128];
-    if (lk_validate(it.data, it.len, feed, reason, sizeof reason) != 0)
+    if (lk_validate_doc(&b->doc, it.data, it.len, feed, reason, sizeof reason) != 0)
         it.reject = reason;
     int rc = lk_load_add(load, &it);
     note_position(b, topic, m->partition, m->offset);

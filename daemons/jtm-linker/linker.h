@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "jdoc.h"
 
 typedef struct linker_config {
     char *topic_jgz, *topic_verzuim, *topic_soj;
@@ -59,6 +60,9 @@ typedef struct lk_apply_stats {
  * the topic it came from. Returns 0, or -1 with a stable reason code in reason
  * (json_parse, schema:missing:<field>, schema:invalid:<field>, feed_mismatch). */
 int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen);
+/* The same with a caller's document, reused from one message to the next (no allocation per call). */
+int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
+                    size_t rlen);
 
 /* load.c: prepares a fresh connection (session table). Returns 0, or -1 with errstr. */
 int lk_session_init(PGconn *conn, char *errstr, size_t errlen);
@@ -121,6 +125,7 @@ typedef struct lk_batch {
     rd_kafka_topic_partition_list_t *next;   /* per partition: last offset + 1 */
     int last;                                /* index in next of the previous message's partition */
     bool load_failed;                        /* sending failed: see the lk_load's error */
+    jtm_jdoc doc;                            /* the validator's document, reused across batches */
 } lk_batch;
 
 void lk_batch_init(lk_batch *b);

@@ -1,11 +1,13 @@
 /* Cheap checks before a message goes to PostgreSQL: whatever fails here is dead-lettered with a
- * stable reason code without costing a failed transaction. PostgreSQL stays the final judge (load.c
- * isolates anything it still refuses). */
-#include <jansson.h>
+ * stable reason code without costing a failed transaction. PostgreSQL stays the final judge
+ * (staging.isolate_refused finds anything it still refuses). The message is parsed into a reused
+ * flat document (common/jdoc.h, the grammar of jansson's strict mode), not a jansson tree: the
+ * linker shares the machine's cores with PostgreSQL, and the tree was most of its CPU. */
 #include <stdio.h>
 #include <string.h>
 
 #include "date.h"
+#include "jdoc.h"
 #include "linker.h"
 
 static int fail(char *reason, size_t rlen, const char *kind, const char *field)
@@ -14,136 +16,136 @@ static int fail(char *reason, size_t rlen, const char *kind, const char *field)
     return -1;
 }
 
-static int is_hex32(const char *s)
+static bool is_hex32(const jtm_jnode *n)
 {
-    if (strlen(s) != 32)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-            return 0;
-    return 1;
+    if (n->v.str.n != 32)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        char c = n->v.str.s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
 }
 
-/* A required string field: 0 with *out, else -1 with the reason. */
-static int req_str(json_t *obj, const char *field, const char **out, char *reason, size_t rlen)
+static bool str_is(const jtm_jnode *n, const char *s)
 {
-    json_t *v = json_object_get(obj, field);
-    if (!v)
+    size_t len = strlen(s);
+    return n->v.str.n == len && memcmp(n->v.str.s, s, len) == 0;
+}
+
+/* A required string member: 0 with *out, else -1 with the reason. */
+static int req_str(const jtm_jdoc *d, uint32_t obj, const char *field, const jtm_jnode **out, char *reason,
+                   size_t rlen)
+{
+    uint32_t i = jtm_jdoc_getz(d, obj, field);
+    if (!i)
         return fail(reason, rlen, "schema:missing", field);
-    if (!json_is_string(v))
+    const jtm_jnode *n = jtm_jdoc_node(d, i);
+    if (n->type != JTM_J_STRING)
         return fail(reason, rlen, "schema:invalid", field);
-    *out = json_string_value(v);
+    *out = n;
     return 0;
 }
 
-/* An optional date field must be a real calendar date when present. */
-static int opt_date(json_t *obj, const char *field, char *reason, size_t rlen)
+/* An optional date member must be a real calendar date when present. */
+static int opt_date(const jtm_jdoc *d, const char *field, char *reason, size_t rlen)
 {
-    json_t *v = json_object_get(obj, field);
-    jtm_date d;
-    if (!v)
+    uint32_t i = jtm_jdoc_getz(d, 0, field);
+    jtm_date date;
+    if (!i)
         return 0;
-    if (!json_is_string(v) || jtm_date_parse(json_string_value(v), json_string_length(v), &d) != 0)
+    const jtm_jnode *n = jtm_jdoc_node(d, i);
+    if (n->type != JTM_J_STRING || jtm_date_parse(n->v.str.s, n->v.str.n, &date) != 0)
         return fail(reason, rlen, "schema:invalid", field);
     return 0;
 }
 
-static int opt_count(json_t *obj, const char *field, char *reason, size_t rlen)
+static int opt_count(const jtm_jdoc *d, const char *field, char *reason, size_t rlen)
 {
-    json_t *v = json_object_get(obj, field);
-    if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+    uint32_t i = jtm_jdoc_getz(d, 0, field);
+    if (i && (jtm_jdoc_node(d, i)->type != JTM_J_INT || jtm_jdoc_node(d, i)->v.i < 0))
         return fail(reason, rlen, "schema:invalid", field);
     return 0;
+}
+
+static int check(const jtm_jdoc *d, const char *expected_feed, char *reason, size_t rlen)
+{
+    static const char *const date_fields[] = {"allocated_on", "start_date", "end_date", "valid_from",
+                                              "valid_to", "requested_start", NULL};
+    const jtm_jnode *s;
+    jtm_date date;
+    if (jtm_jdoc_node(d, 0)->type != JTM_J_OBJECT)
+        return fail(reason, rlen, "json_parse", NULL);
+    if (req_str(d, 0, "event_id", &s, reason, rlen) != 0)
+        return -1;
+    if (!is_hex32(s))
+        return fail(reason, rlen, "schema:invalid", "event_id");
+    if (req_str(d, 0, "feed", &s, reason, rlen) != 0)
+        return -1;
+    if (!str_is(s, "jgz") && !str_is(s, "verzuim") && !str_is(s, "soj"))
+        return fail(reason, rlen, "schema:invalid", "feed");
+    if (expected_feed && !str_is(s, expected_feed))
+        return fail(reason, rlen, "feed_mismatch", NULL);
+    if (req_str(d, 0, "type", &s, reason, rlen) != 0)
+        return -1;
+    if (s->v.str.n == 0)
+        return fail(reason, rlen, "schema:invalid", "type");
+    if (req_str(d, 0, "occurred_on", &s, reason, rlen) != 0)
+        return -1;
+    if (jtm_date_parse(s->v.str.s, s->v.str.n, &date) != 0)
+        return fail(reason, rlen, "schema:invalid", "occurred_on");
+    if (req_str(d, 0, "recorded_at", &s, reason, rlen) != 0)
+        return -1;
+    if (jtm_datetime_check(s->v.str.s, s->v.str.n) != 0)
+        return fail(reason, rlen, "schema:invalid", "recorded_at");
+    uint32_t st = jtm_jdoc_getz(d, 0, "status");
+    if (st && (jtm_jdoc_node(d, st)->type != JTM_J_INT || jtm_jdoc_node(d, st)->v.i < 1 ||
+               jtm_jdoc_node(d, st)->v.i > 3))
+        return fail(reason, rlen, "schema:invalid", "status");
+    if (req_str(d, 0, "pid", &s, reason, rlen) != 0)
+        return -1;
+    if (!is_hex32(s))
+        return fail(reason, rlen, "schema:invalid", "pid");
+    uint32_t client = jtm_jdoc_getz(d, 0, "client");
+    if (!client)
+        return fail(reason, rlen, "schema:missing", "client");
+    if (jtm_jdoc_node(d, client)->type != JTM_J_OBJECT)
+        return fail(reason, rlen, "schema:invalid", "client");
+    uint32_t gm = jtm_jdoc_getz(d, client, "gemeente");
+    if (!gm)
+        return fail(reason, rlen, "schema:missing", "client.gemeente");
+    if (jtm_jdoc_node(d, gm)->type != JTM_J_STRING)
+        return fail(reason, rlen, "schema:invalid", "client.gemeente");
+    uint32_t bym = jtm_jdoc_getz(d, client, "birth_ym");
+    if (bym) {
+        const jtm_jnode *n = jtm_jdoc_node(d, bym);
+        char buf[11];
+        if (n->type != JTM_J_STRING || n->v.str.n != 7 ||
+            (memcpy(buf, n->v.str.s, 7), memcpy(buf + 7, "-01", 4), jtm_date_parse(buf, 10, &date) != 0))
+            return fail(reason, rlen, "schema:invalid", "client.birth_ym");
+    }
+    for (int i = 0; date_fields[i]; i++)
+        if (opt_date(d, date_fields[i], reason, rlen) != 0)
+            return -1;
+    if (opt_count(d, "amount_cents", reason, rlen) != 0 || opt_count(d, "volume", reason, rlen) != 0)
+        return -1;
+    return 0;
+}
+
+int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
+                    size_t rlen)
+{
+    if (jtm_jdoc_parse(doc, data, len) != 0)
+        return fail(reason, rlen, "json_parse", NULL);
+    return check(doc, expected_feed, reason, rlen);
 }
 
 int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen)
 {
-    static const char *const date_fields[] = {"allocated_on", "start_date", "end_date", "valid_from",
-                                              "valid_to", "requested_start", NULL};
-    json_error_t jerr;
-    int rc = -1;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
-        fail(reason, rlen, "json_parse", NULL);
-        goto out;
-    }
-    const char *s;
-    jtm_date d;
-    if (req_str(root, "event_id", &s, reason, rlen) != 0)
-        goto out;
-    if (!is_hex32(s)) {
-        fail(reason, rlen, "schema:invalid", "event_id");
-        goto out;
-    }
-    if (req_str(root, "feed", &s, reason, rlen) != 0)
-        goto out;
-    if (strcmp(s, "jgz") != 0 && strcmp(s, "verzuim") != 0 && strcmp(s, "soj") != 0) {
-        fail(reason, rlen, "schema:invalid", "feed");
-        goto out;
-    }
-    if (expected_feed && strcmp(s, expected_feed) != 0) {
-        fail(reason, rlen, "feed_mismatch", NULL);
-        goto out;
-    }
-    if (req_str(root, "type", &s, reason, rlen) != 0)
-        goto out;
-    if (!*s) {
-        fail(reason, rlen, "schema:invalid", "type");
-        goto out;
-    }
-    if (req_str(root, "occurred_on", &s, reason, rlen) != 0)
-        goto out;
-    if (jtm_date_parse(s, strlen(s), &d) != 0) {
-        fail(reason, rlen, "schema:invalid", "occurred_on");
-        goto out;
-    }
-    if (req_str(root, "recorded_at", &s, reason, rlen) != 0)
-        goto out;
-    if (jtm_datetime_check(s, strlen(s)) != 0) {
-        fail(reason, rlen, "schema:invalid", "recorded_at");
-        goto out;
-    }
-    json_t *st = json_object_get(root, "status");
-    if (st && (!json_is_integer(st) || json_integer_value(st) < 1 || json_integer_value(st) > 3)) {
-        fail(reason, rlen, "schema:invalid", "status");
-        goto out;
-    }
-    if (req_str(root, "pid", &s, reason, rlen) != 0)
-        goto out;
-    if (!is_hex32(s)) {
-        fail(reason, rlen, "schema:invalid", "pid");
-        goto out;
-    }
-    json_t *client = json_object_get(root, "client");
-    if (!client) {
-        fail(reason, rlen, "schema:missing", "client");
-        goto out;
-    }
-    if (!json_is_object(client)) {
-        fail(reason, rlen, "schema:invalid", "client");
-        goto out;
-    }
-    if (req_str(client, "gemeente", &s, reason, rlen) != 0) {
-        snprintf(reason, rlen, "schema:%s:client.gemeente",
-                 json_object_get(client, "gemeente") ? "invalid" : "missing");
-        goto out;
-    }
-    json_t *bym = json_object_get(client, "birth_ym");
-    if (bym) {
-        char buf[11];
-        if (!json_is_string(bym) || json_string_length(bym) != 7 ||
-            (snprintf(buf, sizeof buf, "%s-01", json_string_value(bym)), jtm_date_parse(buf, 10, &d) != 0)) {
-            fail(reason, rlen, "schema:invalid", "client.birth_ym");
-            goto out;
-        }
-    }
-    for (int i = 0; date_fields[i]; i++)
-        if (opt_date(root, date_fields[i], reason, rlen) != 0)
-            goto out;
-    if (opt_count(root, "amount_cents", reason, rlen) != 0 || opt_count(root, "volume", reason, rlen) != 0)
-        goto out;
-    rc = 0;
-out:
-    json_decref(root);
+    jtm_jdoc doc;
+    jtm_jdoc_init(&doc);
+    int rc = lk_validate_doc(&doc, data, len, expected_feed, reason, rlen);
+    jtm_jdoc_free(&doc);
     return rc;
 }
