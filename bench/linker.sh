@@ -14,6 +14,7 @@
 # JTM_BENCH_PG_PORT (default 54360), JTM_BENCH_CHILDREN (default 145000), JTM_BENCH_LATENCY
 # (default 1; 0 skips the latency run), JTM_BENCH_KEEP=1 leaves PostgreSQL running afterwards,
 # JTM_BENCH_PG_TUNE=1 adds wal_compression, a 30 min checkpoint interval and max_wal_size 16GB,
+# JTM_BENCH_PG_CONF more postgresql.conf lines, separated by ';' (e.g. "shared_buffers = 1GB"),
 # JTM_BENCH_WORKERS (default 3) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
 # the linker (e.g. "-X batch.max=20000").
 set -euo pipefail
@@ -52,6 +53,10 @@ echo "track_commit_timestamp = on" >>"$state/pg/postgresql.conf"
 # JTM_BENCH_PG_TUNE=1: fewer full-page writes (every recompute rewrites rows of random children)
 if [ "${JTM_BENCH_PG_TUNE:-0}" = 1 ]; then
     printf 'wal_compression = on\ncheckpoint_timeout = 30min\nmax_wal_size = 16GB\n' >>"$state/pg/postgresql.conf"
+fi
+# JTM_BENCH_PG_CONF: more postgresql.conf lines for experiments ("shared_buffers = 1GB; work_mem = 8MB")
+if [ -n "${JTM_BENCH_PG_CONF:-}" ]; then
+    printf '%s\n' "$JTM_BENCH_PG_CONF" | tr ';' '\n' >>"$state/pg/postgresql.conf"
 fi
 pgctl restart >/dev/null 2>&1
 conninfo=$(pgctl env | sed -n 's/^JTM_PG_CONNINFO=//p' | sed 's/\\ / /g')

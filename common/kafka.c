@@ -452,7 +452,10 @@ int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen)
     return rd_kafka_fatal_error(rk, errstr, errlen) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-void jtm_kafka_lag_publish(rd_kafka_t *rk, jtm_metrics *m, const char *name, const char *help)
+/* Calls fn for each assigned partition with a cached high watermark: its lag from the consumer's
+ * position (else the low watermark). No broker round trip. */
+static void each_cached_lag(rd_kafka_t *rk, void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                            void *ctx)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
@@ -465,10 +468,41 @@ void jtm_kafka_lag_publish(rd_kafka_t *rk, jtm_metrics *m, const char *name, con
         int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
         if (pos < 0)
             continue;
-        char topic[300], labels[400];
-        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"",
-                 jtm_metrics_label_escape(topic, sizeof topic, a->elems[i].topic), (int)a->elems[i].partition);
-        jtm_gauge_set(jtm_metrics_gauge(m, name, help, labels), (double)(hi > pos ? hi - pos : 0));
+        fn(ctx, a->elems[i].topic, a->elems[i].partition, hi > pos ? hi - pos : 0);
     }
     rd_kafka_topic_partition_list_destroy(a);
+}
+
+typedef struct lag_gauges {
+    jtm_metrics *m;
+    const char *name, *help;
+} lag_gauges;
+
+static void set_lag_gauge(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    lag_gauges *g = ctx;
+    char t[300], labels[400];
+    snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", jtm_metrics_label_escape(t, sizeof t, topic),
+             (int)partition);
+    jtm_gauge_set(jtm_metrics_gauge(g->m, g->name, g->help, labels), (double)lag);
+}
+
+void jtm_kafka_lag_publish(rd_kafka_t *rk, jtm_metrics *m, const char *name, const char *help)
+{
+    lag_gauges g = {m, name, help};
+    each_cached_lag(rk, set_lag_gauge, &g);
+}
+
+static void add_lag(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    (void)topic;
+    (void)partition;
+    *(int64_t *)ctx += lag;
+}
+
+int64_t jtm_kafka_lag_cached_total(rd_kafka_t *rk)
+{
+    int64_t total = 0;
+    each_cached_lag(rk, add_lag, &total);
+    return total;
 }

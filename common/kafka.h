@@ -126,4 +126,7 @@ int jtm_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errlen);
 struct jtm_metrics;
 void jtm_kafka_lag_publish(rd_kafka_t *rk, struct jtm_metrics *m, const char *name, const char *help);
 
+/* The sum of those lags: messages waiting for this consumer, as far as it knows without asking. */
+int64_t jtm_kafka_lag_cached_total(rd_kafka_t *rk);
+
 #endif

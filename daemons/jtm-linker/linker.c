@@ -28,8 +28,8 @@ const jtm_option linker_options[] = {
     JTM_OPT_INT("batch.max", "100000", 1, 10000000, batch_max, linker_config,
                 "most messages in one batch (reached when catching up on a backlog)"),
     JTM_OPT_INT("batch.ms", "200", 1, 600000, batch_ms, linker_config,
-                "longest wait for more messages after the first of a batch (latency bound); a backlog "
-                "that keeps messages ready fills the batch up to batch.max"),
+                "how long a batch collects after its first message (latency bound); when a backlog "
+                "waits then (a tenth of batch.max or more behind), the batch goes on to batch.max"),
     JTM_OPT_INT("batch.bytes", "268435456", 1024, 4294967296LL, batch_bytes, linker_config,
                 "most payload bytes in one batch (bounds the transaction; batches are streamed, not held "
                 "in memory)"),
