@@ -94,6 +94,8 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
 /* A backlog worth a large batch: at least this share of batch.max waiting. At 5,000 events/s the
  * lag per worker stays at a few thousand, so steady-state batches keep the batch.ms bound. */
 #define LK_BACKLOG_SHARE 10
+/* 100 ms polls without a message that end a backlog batch */
+#define LK_BACKLOG_IDLE_POLLS 12
 
 size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
                         int max_ms, const char *const *topics, const char *const *feeds, int ntopics,
@@ -101,6 +103,7 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn
 {
     long long deadline = 0;
     bool backlog = false;
+    int idle_polls = 0;
     while (jtm_run && b->n < max && b->bytes < max_bytes) {
         int wait = 100;
         if (b->n > 0 && !backlog) {
@@ -114,11 +117,15 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn
             wait = left <= 0 ? 100 : left < 100 ? (int)left : 100;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, wait);
+        if (m)
+            idle_polls = 0;
         if (!m) {
             if (b->n == 0)
                 return 0; /* idle: let the caller tick stats and check its state */
-            if (backlog)
-                break; /* the backlog ran dry */
+            /* In a backlog an empty poll is librdkafka's fetch pause (up to 1 s after its queue
+             * filled during the last apply), not the end of the input: wait it out. */
+            if (backlog && ++idle_polls >= LK_BACKLOG_IDLE_POLLS)
+                break;
             continue;
         }
         if (m->err) {

@@ -134,7 +134,7 @@ void lk_batch_free(lk_batch *b);
 /* Polls rk for a batch: from the first message (which begins the transaction on conn) until max
  * messages or max_bytes, or max_ms after the first message unless a backlog waits then (at least
  * max / 10 messages behind in the assigned partitions: the batch goes on to max, or until nothing
- * comes for 100 ms), or until jtm_run is cleared. Validates each message
+ * comes for 1.2 s), or until jtm_run is cleared. Validates each message
  * (topics[] and feeds[] map a topic to its feed) and counts consumer errors in *consumer_errors.
  * Returns the number of messages in b (0: idle, nothing begun). */
 size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
