@@ -101,11 +101,6 @@ BEGIN
         ORDER BY x.feed, x.event_id, x.recorded_at DESC, x.status DESC,
                  CASE WHEN x.versions > 1 THEN md5(x.payload::text) END DESC
     ),
-    old AS (
-        SELECT e.pid, e.gemeente, e.feed
-        FROM staging.event e JOIN b ON b.feed = e.feed AND b.event_id = e.event_id
-        WHERE e.pid <> b.pid OR e.gemeente IS DISTINCT FROM b.gemeente
-    ),
     up AS (
         INSERT INTO staging.event AS e (feed, event_id, pid, type, occurred_on, recorded_at, status,
                                         withdrawn, gemeente, payload, src_topic, src_partition, src_offset)
@@ -119,7 +114,15 @@ BEGIN
             src_partition = EXCLUDED.src_partition, src_offset = EXCLUDED.src_offset, loaded_at = now()
         WHERE (EXCLUDED.recorded_at, EXCLUDED.status, md5(EXCLUDED.payload::text))
               > (e.recorded_at, e.status, md5(e.payload::text))
-        RETURNING e.pid, e.gemeente, e.feed
+        RETURNING e.feed, e.event_id, e.pid, e.gemeente, e.xmax = 0 AS inserted
+    ),
+    -- The version an update replaced: the sub-statements of one WITH share a snapshot and do not
+    -- see each other's writes, so staging.event still shows it here. Only replaced events are
+    -- looked up (not every event of the batch, which cost an index probe per event).
+    old AS (
+        SELECT e.pid, e.gemeente, e.feed
+        FROM up JOIN staging.event e ON e.feed = up.feed AND e.event_id = up.event_id
+        WHERE NOT up.inserted AND (e.pid <> up.pid OR e.gemeente IS DISTINCT FROM up.gemeente)
     ),
     touched AS (
         SELECT pid, gemeente, feed, true AS written FROM up
