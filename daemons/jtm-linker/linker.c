@@ -383,8 +383,7 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         lk_apply_stats st;
         int lr;
         if (batch.load_failed) {
-            lr = load.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
-            snprintf(err, sizeof err, "%s", load.error);
+            lr = lk_load_failed(&load, err, sizeof err);
             lk_load_abort(&load);
         } else {
             lr = lk_load_finish(&load, cfg->group, &st, err, sizeof err);

@@ -7,8 +7,8 @@
  * to the positions stored in PostgreSQL; Kafka commits are informational only.
  *
  * Modules: validate.c (cheap checks before PostgreSQL), load.c (the batch transaction: streamed
- * COPY, apply, dead-letter isolation), offsets.c (stored positions, seeking), batch.c (size/time bounded collection),
- * linker.c (the run loop, reconnects, stats). */
+ * COPY, apply, dead-letter isolation), offsets.c (stored positions, seeking), batch.c (size/time
+ * bounded collection), linker.c (the run loop, reconnects, stats). */
 #ifndef JTM_LINKER_H
 #define JTM_LINKER_H
 
@@ -46,7 +46,7 @@ typedef struct lk_item {
     int64_t offset;
     const char *data;
     size_t len;
-    char *reject; /* malloc'd reason when the message is dead-lettered, else NULL */
+    char *reject; /* reason when the message is dead-lettered, else NULL (the caller owns it) */
 } lk_item;
 
 /* What one applied batch did (staging.apply_batch's answer). */
@@ -101,6 +101,8 @@ int lk_load_add(lk_load *l, const lk_item *it);
 int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen);
 /* Rolls back whatever is open (no-op when nothing is). */
 void lk_load_abort(lk_load *l);
+/* After lk_load_begin or lk_load_add failed: LK_LOAD_TRANSIENT or LK_LOAD_FATAL, the failure in errstr. */
+int lk_load_failed(const lk_load *l, char *errstr, size_t errlen);
 
 /* The whole of items as one batch through the calls above (tests, tools). */
 int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st,

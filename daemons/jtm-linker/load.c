@@ -306,6 +306,12 @@ int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errs
     }
 }
 
+int lk_load_failed(const lk_load *l, char *errstr, size_t errlen)
+{
+    snprintf(errstr, errlen, "%s", l->error);
+    return l->transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
+}
+
 int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_apply_stats *st,
                   char *errstr, size_t errlen)
 {
@@ -313,16 +319,11 @@ int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_
     lk_load_init(&l);
     memset(st, 0, sizeof *st);
     int rc = LK_LOAD_OK;
-    if (lk_load_begin(&l, conn) != 0) {
-        rc = l.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
-        snprintf(errstr, errlen, "%s", l.error);
-    }
-    for (size_t i = 0; rc == LK_LOAD_OK && i < n; i++) {
-        if (lk_load_add(&l, &items[i]) != 0) {
-            rc = l.transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
-            snprintf(errstr, errlen, "%s", l.error);
-        }
-    }
+    if (lk_load_begin(&l, conn) != 0)
+        rc = lk_load_failed(&l, errstr, errlen);
+    for (size_t i = 0; rc == LK_LOAD_OK && i < n; i++)
+        if (lk_load_add(&l, &items[i]) != 0)
+            rc = lk_load_failed(&l, errstr, errlen);
     if (rc == LK_LOAD_OK)
         rc = lk_load_finish(&l, group, st, errstr, errlen);
     lk_load_free(&l);
