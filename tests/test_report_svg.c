@@ -13,7 +13,7 @@
 #include "html.h"
 #include "i18n.h"
 #include "report.h"
-#include "sbuf.h"
+#include "xml.h"
 #include "suppress.h"
 #include "svg.h"
 #include "testenv.h"

@@ -10,7 +10,7 @@
 #define JTM_REPORT_CHARTS_H
 
 #include "report.h"
-#include "sbuf.h"
+#include "xml.h"
 
 /* Each returns 0, or -1 with errstr (bad data that cannot be drawn). With no data a chart is an
  * <svg> of the same id holding a "no data" line, so the page layout and the ids never change. */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "report.h"
-#include "sbuf.h"
+#include "xml.h"
 
 /* Renders r into b. Returns 0, or -1 with errstr. */
 int jtm_report_render(const jtm_report *r, sbuf *b, char *errstr, size_t errlen);

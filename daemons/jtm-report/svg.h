@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "xml.h"
 
 /* <svg id=... viewBox="0 0 w h" role="img"> with a <title> (and <desc> when desc is not NULL). */
 void svg_open(sbuf *b, const char *id, double w, double h, const char *title, const char *desc);
