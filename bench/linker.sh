@@ -18,7 +18,10 @@
 # JTM_BENCH_SETTLE (default 1) waits for autovacuum to finish its pass over the loaded rows before
 # the latency run (0: measure latency right after the load),
 # JTM_BENCH_WORKERS (default 3) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
-# the linker (e.g. "-X batch.max=20000").
+# the linker (e.g. "-X batch.max=20000"), JTM_BENCH_PERF=FILE a system-wide perf profile (perf
+# record -a -g) of the load, reported per program at the end.
+# Also printed: the CPU seconds the linker and the PostgreSQL server used during the load, against
+# the cores times the load's duration (where the time went, and how much of the machine was idle).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${JTM_BENCH_BUILD:-$root/build}
@@ -113,12 +116,25 @@ pids+=($linker)
 applied() { psql_ -c "SELECT coalesce(sum(next_offset), 0) FROM ops.kafka_offset WHERE consumer_group = '$group'"; }
 until [ "$(grep -c event=kafka_assigned "$state/linker.log")" -ge "$workers" ]; do sleep 0.05; done
 t_assigned=$(now)
+# CPU clock ticks used so far by the linker / by the server's processes (postmaster's children)
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+pg_ticks() { ticks $(pgrep -P "$(head -n 1 "$state/pg/postmaster.pid")"); }
+linker_t0=$(ticks $linker); pg_t0=$(pg_ticks)
+perf_pid=""
+if [ -n "${JTM_BENCH_PERF:-}" ]; then
+    perf record -a -g -F 499 -o "$JTM_BENCH_PERF" >/dev/null 2>&1 &
+    perf_pid=$!
+fi
 while [ "$(applied)" -lt "$pseudo" ]; do
     kill -0 $linker 2>/dev/null || { tail "$state/linker.log" >&2; exit 1; }
     sleep 0.5  # each poll is a psql process: every 0.2 s cost ~5% of the CPU the linker competes for
 done
 t_done=$(now)
+linker_t1=$(ticks $linker); pg_t1=$(pg_ticks)
+[ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 linker_s=$(echo "$t_done - $t_assigned" | bc -l)
+hz=$(getconf CLK_TCK)
+say "cpu during the load: linker $(echo "scale=1; ($linker_t1 - $linker_t0) / $hz" | bc) s, postgres $(echo "scale=1; ($pg_t1 - $pg_t0) / $hz" | bc) s, of $(echo "scale=1; $(nproc) * $linker_s / 1" | bc) s ($(nproc) cores)"
 linker_eps=$(echo "$pseudo / $linker_s" | bc)
 say "linker: $pseudo events in $linker_s s from assignment ($(echo "$t_done - $t_start" | bc -l) s from start)"
 psql_ -c "SELECT 'staging.event rows: ' || count(*) FROM staging.event" \
@@ -188,5 +204,8 @@ t1=$(now)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 copy_eps=$(echo "$lines / $copy_s" | bc)
 say "copy: $lines rows in $copy_s s"
+if [ -n "${JTM_BENCH_PERF:-}" ]; then
+    perf report -i "$JTM_BENCH_PERF" --no-children --sort comm -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 >&2
+fi
 echo "linker_peak_rss_kb=$rss_peak events=$pseudo children=$children workers=$workers"
 echo "linker_eps=$linker_eps copy_eps=$copy_eps ratio=$(echo "scale=3; $linker_eps / $copy_eps" | bc)"

@@ -268,7 +268,8 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
         "{\"event_id\":\"0123456789abcdef0123456789abcdef\",\"feed\":\"soj\",\"type\":\"invoice\","
         "\"occurred_on\":\"2024-04-05\",\"recorded_at\":\"2024-04-05T08:00:00Z\",\"status\":1,"
         "\"pid\":\"0123456789abcdef0123456789abcdef\",\"client\":{\"gemeente\":\"GM0505\"},"
-        "\"allocation_no\":\"0123456789abcdef0123456789abcdef\",\"amount_cents\":99999999999999999999999,"
+        "\"allocation_no\":\"0123456789abcdef0123456789abcdef\",\"product\":{\"category\":\"45\",\"code\":\"X\"},"
+        "\"amount_cents\":99999999999999999999999,"
         "\"debit_credit\":\"D\"}";
     items[n] = (lk_item){"t.soj", 0, 100 + (long)n, refused, strlen(refused), NULL};
     /* one the checks refuse */
@@ -278,7 +279,8 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
         "{\"event_id\":\"fedcba9876543210fedcba9876543210\",\"feed\":\"soj\",\"type\":\"invoice\","
         "\"occurred_on\":\"2024-04-06\",\"recorded_at\":\"2024-04-06T08:00:00Z\",\"status\":1,"
         "\"pid\":\"fedcba9876543210fedcba9876543210\",\"client\":{\"gemeente\":\"GM0505\"},"
-        "\"allocation_no\":\"fedcba9876543210fedcba9876543210\",\"amount_cents\":-99999999999999999999999,"
+        "\"allocation_no\":\"fedcba9876543210fedcba9876543210\",\"product\":{\"category\":\"45\",\"code\":\"X\"},"
+        "\"amount_cents\":-99999999999999999999999,"
         "\"debit_credit\":\"C\"}";
     memmove(&items[1], &items[0], (n + 2) * sizeof items[0]);
     items[0] = (lk_item){"t.soj", 0, 99, refused2, strlen(refused2), NULL};
@@ -312,5 +314,121 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
         free(items[i].reject);
     free(all);
     free(conninfo);
+    PQfinish(c);
+}
+
+/* The linker's own derivation (lk_session_init turns it on for the connection): the same stories
+ * through lk_load_batch, in the orders and batchings above, give the expected rows and the same
+ * warehouse as the SQL rules. */
+static PGconn *linker_db(void)
+{
+    PGconn *c = fresh_db();
+    char err[1024];
+    cr_assert_eq(lk_session_init(c, err, sizeof err), 0, "%s", err);
+    return c;
+}
+
+/* Loads lines[0..n) through the linker's load path, `per` messages a batch, no Kafka positions. */
+static void load_c(PGconn *c, char **lines, size_t n, size_t per)
+{
+    lk_item items[128];
+    char err[1024];
+    cr_assert_leq(per, 128);
+    for (size_t at = 0; at < n; at += per) {
+        size_t m = n - at < per ? n - at : per;
+        for (size_t i = 0; i < m; i++)
+            items[i] = (lk_item){"t.soj", 0, (int64_t)(at + i), lines[at + i], strlen(lines[at + i]), NULL};
+        lk_apply_stats st;
+        cr_assert_eq(lk_load_batch(c, NULL, items, m, &st, err, sizeof err), LK_LOAD_OK, "%s", err);
+        cr_assert_not(st.derived_in_sql);
+    }
+}
+
+/* One event given as SQL over the loaded warehouse, through the linker's path. */
+static void load_c_query(PGconn *c, const char *sql)
+{
+    char *line = query_text(c, sql);
+    load_c(c, &line, 1, 1);
+    free(line);
+}
+
+Test(linker_routes, the_linkers_derivation_gives_the_same_warehouse)
+{
+    PGconn *ref = fresh_db(), *a = linker_db(), *b = linker_db(), *d = linker_db(), *e = linker_db();
+    char *all = read_fixture("linker/scenarios.ndjson");
+    char *shuffled = read_fixture("linker/shuffled.ndjson");
+    load(ref, all); /* the SQL rules */
+    char *lines[128], *copy = strdup(all), *copy2 = strdup(shuffled);
+    size_t n = split_lines(copy, lines, 128);
+    char *back[128];
+    for (size_t i = 0; i < n; i++)
+        back[i] = lines[n - 1 - i];
+    load_c(a, lines, n, n);    /* one batch, in order */
+    load_c(d, back, n, 1);     /* one event per batch, backwards */
+    char *slines[128];
+    size_t sn = split_lines(copy2, slines, 128);
+    load_c(b, slines, sn, sn); /* shuffled with duplicates, one batch */
+    load_c(e, slines, sn, 3);  /* shuffled, batches of three */
+    char *want = query_text(ref, Q_DUMP);
+    PGconn *all_c[] = {a, b, d, e};
+    const char *what[] = {"one batch in order", "shuffled with duplicates", "one per batch backwards",
+                          "shuffled in batches of three"};
+    for (int i = 0; i < 4; i++) {
+        assert_expected(all_c[i]);
+        char *got = query_text(all_c[i], Q_DUMP);
+        cr_assert_str_eq(got, want, "%s: the linker's warehouse differs from the SQL rules'", what[i]);
+        free(got);
+    }
+    /* a second delivery of everything changes nothing */
+    load_c(a, lines, n, n);
+    assert_expected(a);
+    free(want);
+    free(copy);
+    free(copy2);
+    free(all);
+    free(shuffled);
+    PQfinish(ref);
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(d);
+    PQfinish(e);
+}
+
+Test(linker_routes, the_linkers_derivation_follows_withdrawals_and_moves)
+{
+    PGconn *c = linker_db();
+    char *all = read_fixture("linker/scenarios.ndjson");
+    char *lines[128];
+    size_t n = split_lines(all, lines, 128);
+    load_c(c, lines, n, n);
+    load_c_query(c, "SELECT jsonb_set(jsonb_set(payload, '{status}', '3'), '{recorded_at}',"
+                    " '\"2024-09-10T08:00:00Z\"')::text FROM staging.event WHERE event_id = md5('event:soj:A-sta2')");
+    char *route = query_text(c, "SELECT format('%s|%s|%s', path, episodes, repeat_care) FROM wh.route"
+                                " WHERE pid = md5('bsn:A')");
+    cr_assert_str_eq(route, "JGZ>VERZUIM>AMB|1|f");
+    free(route);
+    cr_assert_eq(query_long(c, "SELECT waiting FROM monitor.waiting_list_weekly WHERE gemeente = 'GM0505'"
+                               " AND category = '43' AND week_start = '2024-09-30'"),
+                 1);
+    load_c_query(c, "SELECT jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
+                    " '\"2024-09-11T08:00:00Z\"')::text FROM staging.event WHERE event_id = md5('event:soj:A-sta2')");
+    assert_expected(c);
+    /* B's request corrected to child G: B loses its episode, G gains it, on both sides at once */
+    load_c_query(c, "SELECT jsonb_set(jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
+                    " '\"2024-03-05T08:00:00Z\"'), '{pid}', to_jsonb(md5('bsn:G')))::text"
+                    " FROM staging.event WHERE event_id = md5('event:soj:B-req1')");
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:B')"), 0);
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:G') AND NOT rejected"), 1);
+    cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.route WHERE pid = md5('bsn:B')"), 1);
+    /* and the SQL rules agree with all of it */
+    char *mine = query_text(c, Q_DUMP);
+    PGresult *r = PQexec(c, "SET jtm.derive_in_linker = off");
+    PQclear(r);
+    free(query_text(c, "SELECT wh.recompute_all()::text"));
+    char *sql = query_text(c, Q_DUMP);
+    cr_assert_str_eq(mine, sql, "after withdrawals and moves the linker's rows differ from the SQL rules'");
+    free(mine);
+    free(sql);
+    free(all);
     PQfinish(c);
 }

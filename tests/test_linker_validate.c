@@ -5,11 +5,12 @@
 
 #include "linker.h"
 
-#define ENV(extra)                                                                                       \
-    "{\"event_id\":\"0123456789abcdef0123456789abcdef\",\"feed\":\"soj\",\"type\":\"start\","            \
+#define HEAD(type)                                                                                       \
+    "{\"event_id\":\"0123456789abcdef0123456789abcdef\",\"feed\":\"soj\",\"type\":\"" type "\","          \
     "\"occurred_on\":\"2024-03-01\",\"recorded_at\":\"2024-03-02T08:00:00Z\",\"status\":1,"              \
     "\"pid\":\"fedcba9876543210fedcba9876543210\",\"pid_kind\":\"bsn\",\"key_id\":\"k2026\","             \
-    "\"client\":{\"birth_ym\":\"2012-05\",\"age_months\":141,\"sex\":1,\"pc4\":\"3311\",\"gemeente\":\"GM0505\"}" extra "}"
+    "\"client\":{\"birth_ym\":\"2012-05\",\"age_months\":141,\"sex\":1,\"pc4\":\"3311\",\"gemeente\":\"GM0505\"}"
+#define ENV(extra) HEAD("start") ",\"product\":{\"category\":\"45\",\"code\":\"45A12\"}" extra "}"
 
 static const char *check(const char *json, const char *feed)
 {
@@ -36,6 +37,18 @@ Test(linker_validate, reasons)
     cr_assert_str_eq(check(ENV(""), "jgz"), "feed_mismatch");
     cr_assert_str_eq(check(ENV(",\"start_date\":\"2024-02-30\""), "soj"), "schema:invalid:start_date");
     cr_assert_str_eq(check(ENV(",\"amount_cents\":-5"), "soj"), "schema:invalid:amount_cents");
+}
+
+/* An allocation's messages carry the category the derivation takes an episode's level from. */
+Test(linker_validate, allocation_messages_need_a_product_category)
+{
+    cr_assert_str_eq(check(HEAD("invoice") "}", "soj"), "schema:missing:product");
+    cr_assert_str_eq(check(HEAD("stop") ",\"product\":\"45\"}", "soj"), "schema:invalid:product");
+    cr_assert_str_eq(check(HEAD("allocation") ",\"product\":{\"code\":\"45A12\"}}", "soj"),
+                     "schema:missing:product.category");
+    cr_assert_str_eq(check(HEAD("start") ",\"product\":{\"category\":45}}", "soj"),
+                     "schema:invalid:product.category");
+    cr_assert_str_eq(check(HEAD("request") "}", "soj"), "ok", "a request's episode may take its category later");
 }
 
 Test(linker_validate, envelope_fields)

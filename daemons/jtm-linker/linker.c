@@ -416,8 +416,11 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         if (st.dead_lettered > 0)
             log_warn("dead_lettered", "worker=%d messages=%ld", s->id, st.dead_lettered);
         log_debug("batch_committed",
-                  "worker=%d messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld", s->id, n,
-                  st.loaded, st.duplicates, st.skipped, st.children, ms);
+                  "worker=%d messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld apply_ms=%ld "
+                  "derive_ms=%ld read_ms=%ld write_ms=%ld events_read=%ld children_rewritten=%ld rows_written=%ld",
+                  s->id, n, st.loaded, st.duplicates, st.skipped, st.children, ms, st.apply_ms, st.derive_ms,
+                  st.derive.read_ms, st.derive.write_ms, st.derive.events_read, st.derive.children_rewritten,
+                  st.derive.rows_written);
         store_kafka_offsets(s, &batch);
         lk_batch_clear(&batch);
     }

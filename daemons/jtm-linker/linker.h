@@ -7,8 +7,10 @@
  * to the positions stored in PostgreSQL; Kafka commits are informational only.
  *
  * Modules: validate.c (cheap checks before PostgreSQL), load.c (the batch transaction: streamed
- * COPY, apply, dead-letter isolation), offsets.c (stored positions, seeking), batch.c (size/time
- * bounded collection), linker.c (the run loop, reconnects, stats). */
+ * COPY, apply, dead-letter isolation), recompute.c (deriving the touched children and writing what
+ * changed), derive.c (the rules for one child), rows.c and copytext.c (COPY text of rows),
+ * offsets.c (stored positions, seeking), batch.c (size/time bounded collection), linker.c (the run
+ * loop, reconnects, stats). */
 #ifndef JTM_LINKER_H
 #define JTM_LINKER_H
 
@@ -19,7 +21,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "derive.h"
 #include "jdoc.h"
+#include "rows.h"
+#include "sbuf.h"
 
 typedef struct linker_config {
     char *topic_jgz, *topic_verzuim, *topic_soj;
@@ -49,10 +54,22 @@ typedef struct lk_item {
     char *reject; /* reason when the message is dead-lettered, else NULL (the caller owns it) */
 } lk_item;
 
-/* What one applied batch did (staging.apply_batch's answer). */
+/* What one batch's derivation did (recompute.c). */
+typedef struct lk_recompute_stats {
+    long children;           /* children derived */
+    long children_rewritten; /* of those, children with at least one table's rows replaced */
+    long rows_written;       /* derived rows written */
+    long events_read;        /* stored events read to derive them */
+    long read_ms, write_ms;  /* waiting for PostgreSQL: locking and reading, writing */
+} lk_recompute_stats;
+
+/* What one applied batch did (staging.apply_batch's answer, and the derivation's). */
 typedef struct lk_apply_stats {
     long received, loaded, duplicates, skipped, dead_lettered, children;
     bool notified;
+    bool derived_in_sql; /* the linker's derivation failed and the SQL rules applied the batch */
+    lk_recompute_stats derive;
+    long apply_ms, derive_ms; /* staging.apply_batch, and the derivation after it */
 } lk_apply_stats;
 
 /* validate.c: checks a pseudonymised event enough that PostgreSQL will accept it (JSON object,
@@ -64,25 +81,54 @@ int lk_validate(const char *data, size_t len, const char *expected_feed, char *r
 int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
                     size_t rlen);
 
-/* load.c: prepares a fresh connection (session table). Returns 0, or -1 with errstr. */
+/* load.c: prepares a fresh connection (session table, prepared statements, jtm.derive_in_linker).
+ * Returns 0, or -1 with errstr. */
 int lk_session_init(PGconn *conn, char *errstr, size_t errlen);
+/* True when a failure (r may be NULL) means the server or the connection went away (reconnect and
+ * redo), not that the statement's data was refused. */
+bool lk_pg_transient(PGconn *conn, const PGresult *r);
+
+/* recompute.c: derives the children that staging.apply_batch listed in linker_touched (the
+ * session runs with jtm.derive_in_linker on) and writes the rows that changed, in the caller's
+ * transaction. State is reused from batch to batch. */
+struct lk_row_ref;
+typedef struct lk_recompute {
+    lk_derived dv;
+    lk_event *ev;
+    size_t cap_ev;
+    struct lk_row_ref *refs;
+    size_t cap_refs;
+    unsigned char *stored; /* per chunk child: its stored digests */
+    size_t cap_stored;
+    bool *known; /* per chunk child: all four stored digests known */
+    size_t cap_known;
+    sbuf pids, line, save_pids;
+    sbuf copy[LK_TABLES], del[LK_TABLES], save_digests[LK_TABLES];
+    unsigned char empty_digest[32]; /* of no rows */
+    bool transient;                 /* the last failure was the server's or the connection's */
+    char error[512];
+} lk_recompute;
+
+/* Prepares the statements on a fresh connection and turns jtm.derive_in_linker on. */
+int lk_recompute_prepare(PGconn *conn, char *errstr, size_t errlen);
+void lk_recompute_init(lk_recompute *rc);
+void lk_recompute_free(lk_recompute *rc);
+/* Returns 0 with st, or -1 with rc->error and rc->transient. */
+int lk_recompute_run(lk_recompute *rc, PGconn *conn, lk_recompute_stats *st);
 
 #define LK_LOAD_OK 0
 #define LK_LOAD_TRANSIENT (-1) /* connection or server failure: reconnect, re-seek, redo */
 #define LK_LOAD_FATAL (-2)     /* refused, but no single message to blame: a bug or a schema problem */
 
-typedef struct lk_sbuf {
-    char *p;
-    size_t len, cap;
-} lk_sbuf;
-
 /* One batch transaction in progress: BEGIN and COPY into linker_in at lk_load_begin, each message
- * sent as it is added (nothing of the batch is kept here), staging.apply_batch and COMMIT at
- * lk_load_finish. A message PostgreSQL refuses is found by staging.isolate_refused and
- * dead-lettered in the same transaction; the rest of the batch goes on. */
+ * sent as it is added (nothing of the batch is kept here), staging.apply_batch, the derivation of
+ * the touched children (recompute.c) and COMMIT at lk_load_finish. A message PostgreSQL refuses is
+ * found by staging.isolate_refused and dead-lettered in the same transaction; the rest of the batch
+ * goes on. */
 typedef struct lk_load {
     PGconn *conn;
-    lk_sbuf buf;      /* COPY rows not yet sent */
+    sbuf buf;         /* COPY rows not yet sent */
+    lk_recompute rc;  /* the derivation's state, reused */
     size_t rows;      /* rows added */
     bool open;        /* transaction open */
     bool copying;     /* COPY in progress */

@@ -1,94 +1,43 @@
 /* The batch transaction: BEGIN, COPY into the session table linker_in while the batch is consumed
- * (rows are streamed, the batch is never held in memory), staging.apply_batch(group), COMMIT.
- * All SQL logic (dedupe, upsert, recompute, offsets, NOTIFY, finding refused messages) lives in
- * schemas/sql; this file moves bytes and decides what a failure means: the server went away
- * (transient: the caller reconnects and redoes the batch from the stored offsets), or messages were
- * refused (staging.isolate_refused marks them, they are dead-lettered and the batch goes on). */
+ * (rows are streamed, the batch is never held in memory), staging.apply_batch(group), the
+ * derivation of the children it touched (recompute.c), COMMIT. Dedupe, upsert, offsets, NOTIFY
+ * and finding refused messages live in schemas/sql; this file moves bytes and decides what a
+ * failure means: the server went away (transient: the caller reconnects and redoes the batch from
+ * the stored offsets), or messages were refused (staging.isolate_refused marks them, they are
+ * dead-lettered and the batch goes on). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "copytext.h"
 #include "linker.h"
 #include "log.h"
 #include "pg.h"
 
-typedef lk_sbuf sbuf;
-
-static void sb_reserve(sbuf *b, size_t extra)
+/* One row of linker_in: src_topic, src_partition, src_offset, payload, reject, raw. */
+static void copy_row(sbuf *b, const lk_item *it)
 {
-    if (b->len + extra <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + extra)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        abort(); /* out of memory: nothing sensible left to do */
-    b->p = p;
-    b->cap = cap;
-}
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-/* A value in COPY text format: backslash, tab, newline and carriage return escaped. */
-static void sb_copy_text(sbuf *b, const char *s, size_t n)
-{
-    sb_reserve(b, 2 * n);
-    char *o = b->p + b->len;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        switch (c) {
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        default: *o++ = c;
-        }
-    }
-    b->len = (size_t)(o - b->p);
-}
-
-/* bytea hex input (\x...) as COPY text: the backslash itself doubled. */
-static void sb_copy_bytea(sbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_reserve(b, 3 + 2 * n);
-    char *o = b->p + b->len;
-    *o++ = '\\';
-    *o++ = '\\';
-    *o++ = 'x';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hex[(unsigned char)s[i] >> 4];
-        *o++ = hex[(unsigned char)s[i] & 15];
-    }
-    b->len = (size_t)(o - b->p);
-}
-
-static void sb_row(sbuf *b, const lk_item *it)
-{
-    char num[64];
     if (it->topic) {
-        sb_copy_text(b, it->topic, strlen(it->topic));
-        int k = snprintf(num, sizeof num, "\t%d\t%lld\t", (int)it->partition, (long long)it->offset);
-        sb_put(b, num, (size_t)k);
+        lk_copy_str(b, it->topic);
+        sb_putc(b, '\t');
+        lk_copy_int(b, it->partition);
+        sb_putc(b, '\t');
+        lk_copy_int(b, it->offset);
+        sb_putc(b, '\t');
     } else {
-        sb_put(b, "\\N\t\\N\t\\N\t", 9);
+        sb_puts(b, "\\N\t\\N\t\\N\t");
     }
     if (it->reject) {
-        sb_put(b, "\\N\t", 3);
-        sb_copy_text(b, it->reject, strlen(it->reject));
-        sb_put(b, "\t", 1);
-        sb_copy_bytea(b, it->data, it->len);
+        sb_puts(b, "\\N\t");
+        lk_copy_str(b, it->reject);
+        sb_putc(b, '\t');
+        lk_copy_bytea(b, it->data, it->len);
     } else {
-        sb_copy_text(b, it->data, it->len);
-        sb_put(b, "\t\\N\t\\N", 6);
+        lk_copy_text(b, it->data, it->len);
+        sb_puts(b, "\t\\N\t\\N");
     }
-    sb_put(b, "\n", 1);
+    sb_putc(b, '\n');
 }
 
 typedef struct pg_failure {
@@ -118,17 +67,30 @@ static bool is_transient(PGconn *conn, const pg_failure *f)
     return jtm_pg_is_broken(conn) || jtm_pg_sqlstate_is_transient(f->sqlstate);
 }
 
-int lk_session_init(PGconn *conn, char *errstr, size_t errlen)
+bool lk_pg_transient(PGconn *conn, const PGresult *r)
 {
-    return jtm_pg_exec(conn, "SELECT staging.linker_session()", errstr, errlen);
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return jtm_pg_is_broken(conn) || (st && jtm_pg_sqlstate_is_transient(st));
 }
 
-void lk_load_init(lk_load *l) { memset(l, 0, sizeof *l); }
+int lk_session_init(PGconn *conn, char *errstr, size_t errlen)
+{
+    if (jtm_pg_exec(conn, "SELECT staging.linker_session()", errstr, errlen) != 0)
+        return -1;
+    return lk_recompute_prepare(conn, errstr, errlen);
+}
+
+void lk_load_init(lk_load *l)
+{
+    memset(l, 0, sizeof *l);
+    lk_recompute_init(&l->rc);
+}
 
 void lk_load_free(lk_load *l)
 {
     lk_load_abort(l);
-    free(l->buf.p);
+    sb_free(&l->buf);
+    lk_recompute_free(&l->rc);
     memset(l, 0, sizeof *l);
 }
 
@@ -144,7 +106,7 @@ int lk_load_begin(lk_load *l, PGconn *conn)
     pg_failure f;
     l->conn = conn;
     l->rows = 0;
-    l->buf.len = 0;
+    sb_clear(&l->buf);
     l->error[0] = '\0';
     l->transient = false;
     if (exec_ok(conn, "BEGIN", &f) != 0)
@@ -166,8 +128,8 @@ static int flush(lk_load *l)
 {
     if (l->buf.len == 0)
         return 0;
-    int rc = PQputCopyData(l->conn, l->buf.p, (int)l->buf.len);
-    l->buf.len = 0;
+    int rc = PQputCopyData(l->conn, l->buf.s, (int)l->buf.len);
+    sb_clear(&l->buf);
     if (rc != 1) {
         pg_failure f = {{0}, {0}};
         failure_from(l->conn, NULL, &f);
@@ -178,7 +140,7 @@ static int flush(lk_load *l)
 
 int lk_load_add(lk_load *l, const lk_item *it)
 {
-    sb_row(&l->buf, it);
+    copy_row(&l->buf, it);
     l->rows++;
     return l->buf.len >= 256 * 1024 ? flush(l) : 0;
 }
@@ -260,7 +222,7 @@ void lk_load_abort(lk_load *l)
         l->open = false;
     }
     l->rows = 0;
-    l->buf.len = 0;
+    sb_clear(&l->buf);
 }
 
 static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errstr, size_t errlen)
@@ -271,6 +233,31 @@ static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errs
     return transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The derivation of the applied batch's children. 0; or -1 with errstr after a transient failure
+ * (the transaction is gone); or 1 when it failed otherwise and the caller should apply the batch
+ * again with the SQL rules. */
+static int derive(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
+{
+    if (st->children == 0 || lk_recompute_run(&l->rc, l->conn, &st->derive) == 0)
+        return 0;
+    if (l->rc.transient) {
+        snprintf(errstr, errlen, "%s", l->rc.error);
+        lk_load_abort(l);
+        return -1;
+    }
+    char q[600];
+    log_error("derive_failed", "children=%ld error=%s note=\"batch applied with the SQL rules instead\"",
+              st->children, jtm_log_quote(q, sizeof q, l->rc.error));
+    return 1;
+}
+
 int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen)
 {
     pg_failure f;
@@ -279,10 +266,28 @@ int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errs
         return LK_LOAD_OK;
     if (end_copy(l, &f) != 0)
         return give_up(l, &f, "COPY refused: ", errstr, errlen);
+    bool sql_rules = false;
     for (;;) {
         if (exec_ok(l->conn, "SAVEPOINT lk_apply", &f) != 0)
             return give_up(l, &f, "", errstr, errlen);
+        long long t0 = now_ms();
         if (apply(l->conn, group, st, &f) == 0) {
+            long long t1 = now_ms();
+            int d = sql_rules ? 0 : derive(l, st, errstr, errlen);
+            st->apply_ms = (long)(t1 - t0);
+            st->derive_ms = (long)(now_ms() - t1);
+            if (d < 0)
+                return LK_LOAD_TRANSIENT;
+            if (d > 0) {
+                /* Undo the attempt and let staging.apply_batch run the SQL rules in this
+                 * transaction: the batch still loads, exactly once, with the reference result. */
+                if (exec_ok(l->conn, "ROLLBACK TO SAVEPOINT lk_apply", &f) != 0 ||
+                    exec_ok(l->conn, "SET LOCAL jtm.derive_in_linker = off", &f) != 0)
+                    return give_up(l, &f, "", errstr, errlen);
+                sql_rules = true;
+                continue;
+            }
+            st->derived_in_sql = sql_rules;
             if (exec_ok(l->conn, "COMMIT", &f) != 0) {
                 l->open = false; /* a failed COMMIT ends the transaction */
                 return give_up(l, &f, "", errstr, errlen);

@@ -69,6 +69,31 @@ static int opt_count(const jtm_jdoc *d, const char *field, char *reason, size_t 
     return 0;
 }
 
+/* SOJ messages of an allocation (allocation, start, stop, invoice) carry product.category
+ * (contracts.md): the derivation takes an episode's category, and its residential flag, from it. */
+static bool needs_category(const jtm_jdoc *d)
+{
+    const jtm_jnode *feed = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "feed"));
+    const jtm_jnode *type = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "type"));
+    return str_is(feed, "soj") && (str_is(type, "allocation") || str_is(type, "start") || str_is(type, "stop") ||
+                                   str_is(type, "invoice"));
+}
+
+static int product_category(const jtm_jdoc *d, char *reason, size_t rlen)
+{
+    uint32_t product = jtm_jdoc_getz(d, 0, "product");
+    if (!product)
+        return fail(reason, rlen, "schema:missing", "product");
+    if (jtm_jdoc_node(d, product)->type != JTM_J_OBJECT)
+        return fail(reason, rlen, "schema:invalid", "product");
+    uint32_t category = jtm_jdoc_getz(d, product, "category");
+    if (!category)
+        return fail(reason, rlen, "schema:missing", "product.category");
+    if (jtm_jdoc_node(d, category)->type != JTM_J_STRING)
+        return fail(reason, rlen, "schema:invalid", "product.category");
+    return 0;
+}
+
 static int check(const jtm_jdoc *d, const char *expected_feed, char *reason, size_t rlen)
 {
     static const char *const date_fields[] = {"allocated_on", "start_date", "end_date", "valid_from",
@@ -128,6 +153,8 @@ static int check(const jtm_jdoc *d, const char *expected_feed, char *reason, siz
     for (int i = 0; date_fields[i]; i++)
         if (opt_date(d, date_fields[i], reason, rlen) != 0)
             return -1;
+    if (needs_category(d) && product_category(d, reason, rlen) != 0)
+        return -1;
     if (opt_count(d, "amount_cents", reason, rlen) != 0 || opt_count(d, "volume", reason, rlen) != 0)
         return -1;
     return 0;
