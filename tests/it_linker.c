@@ -392,3 +392,4 @@ Test(linker, a_backlog_fills_batches_to_batch_max, .timeout = 200)
     free(t.verzuim);
     free(t.soj);
 }
+

@@ -1,8 +1,10 @@
 /* Collecting a batch: as many messages as arrive within batch.ms of the first one, up to batch.max
  * messages or batch.bytes; when batch.ms is up and a backlog waits (at least a tenth of batch.max
- * behind in this worker's partitions), the batch goes on to batch.max or batch.bytes. Each
- * message is validated (so PostgreSQL only sees messages that look like pseudonymised events), sent
- * into the batch's COPY and destroyed: the daemon's memory does not grow with the batch. */
+ * behind in this worker's partitions), the batch goes on to batch.max or batch.bytes while it
+ * waits. Each
+ * message is validated (so PostgreSQL only sees messages that look like pseudonymised events),
+ * handed to the batch's load (which holds at most a chunk of them, direct.c) and destroyed: the
+ * daemon's memory does not grow with the batch. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,8 +84,11 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
         .reject = NULL,
     };
     char reason[128];
-    if (lk_validate_doc(&b->doc, it.data, it.len, feed, reason, sizeof reason) != 0)
+    lk_envelope env;
+    if (lk_validate_envelope(&b->doc, it.data, it.len, feed, &env, reason, sizeof reason) != 0)
         it.reject = reason;
+    else
+        it.env = &env;
     int rc = lk_load_add(load, &it);
     note_position(b, topic, m->partition, m->offset);
     b->n++;
@@ -96,23 +101,26 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
 #define LK_BACKLOG_SHARE 10
 /* 100 ms polls without a message that end a backlog batch */
 #define LK_BACKLOG_IDLE_POLLS 12
+/* How often a backlog batch looks whether the backlog is gone */
+#define LK_BACKLOG_CHECK_MS 100
 
-size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
-                        int max_ms, const char *const *topics, const char *const *feeds, int ntopics,
-                        unsigned long *consumer_errors)
+size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, const char *group, size_t max,
+                        size_t max_bytes, int max_ms, const char *const *topics, const char *const *feeds,
+                        int ntopics, unsigned long *consumer_errors)
 {
-    long long deadline = 0;
+    long long deadline = 0, next_check = 0;
     bool backlog = false;
     int idle_polls = 0;
+    const int64_t backlog_min = (int64_t)(max / LK_BACKLOG_SHARE);
     while (jtm_run && b->n < max && b->bytes < max_bytes) {
         int wait = 100;
         if (b->n > 0 && !backlog) {
             long long left = deadline - now_ms();
             if (left <= 0) {
-                int64_t waiting = jtm_kafka_lag_cached_total(rk);
-                if (waiting < (int64_t)(max / LK_BACKLOG_SHARE))
+                if (jtm_kafka_lag_cached_total(rk) < backlog_min)
                     break;
                 backlog = true; /* no deadline from here on */
+                next_check = now_ms() + LK_BACKLOG_CHECK_MS;
             }
             wait = left <= 0 ? 100 : left < 100 ? (int)left : 100;
         }
@@ -141,7 +149,7 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn
             deadline = now_ms() + max_ms;
             if (!b->next)
                 b->next = rd_kafka_topic_partition_list_new(16);
-            if (lk_load_begin(load, conn) != 0) {
+            if (lk_load_begin(load, conn, group) != 0) {
                 b->load_failed = true;
                 b->n = 1; /* consumed and not loaded: the caller re-seeks */
                 rd_kafka_message_destroy(m);

@@ -367,8 +367,8 @@ static int worker_loop(lk_state *s, const char *const topics[3])
                 break;
         }
         unsigned long before = consumer_errors;
-        size_t n = lk_batch_collect(s->rk, &batch, &load, s->pg, (size_t)cfg->batch_max, (size_t)cfg->batch_bytes,
-                                    (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
+        size_t n = lk_batch_collect(s->rk, &batch, &load, s->pg, cfg->group, (size_t)cfg->batch_max,
+                                    (size_t)cfg->batch_bytes, (int)cfg->batch_ms, topics, feeds, 3, &consumer_errors);
         jtm_counter_add(sh->consumer_errors, consumer_errors - before);
         if (n == 0) {
             /* Idle: notice a lost server now, so /healthz says so before the next batch needs it. */
@@ -386,7 +386,7 @@ static int worker_loop(lk_state *s, const char *const topics[3])
             lr = lk_load_failed(&load, err, sizeof err);
             lk_load_abort(&load);
         } else {
-            lr = lk_load_finish(&load, cfg->group, &st, err, sizeof err);
+            lr = lk_load_finish(&load, &st, err, sizeof err);
         }
         if (lr == LK_LOAD_TRANSIENT) {
             /* Nothing of this batch is known to be committed: drop it, reconnect, re-seek, redo. */

@@ -44,6 +44,18 @@ typedef struct linker_config {
 
 extern const jtm_option linker_options[];
 
+typedef struct lk_span {
+    const char *s; /* not NUL-terminated; NULL when absent */
+    size_t n;
+} lk_span;
+
+/* What a validated message's envelope says (strings unescaped, borrowed from the message or the
+ * validator's document): the staging.event columns the batch's direct path writes. */
+typedef struct lk_envelope {
+    lk_span feed, event_id, pid, type, occurred_on, recorded_at, gemeente;
+    int status; /* 1 when absent */
+} lk_envelope;
+
 /* One message of a batch. data points into the Kafka message (or the caller's buffer in tests). */
 typedef struct lk_item {
     const char *topic;
@@ -51,7 +63,8 @@ typedef struct lk_item {
     int64_t offset;
     const char *data;
     size_t len;
-    char *reject; /* reason when the message is dead-lettered, else NULL (the caller owns it) */
+    char *reject;            /* reason when the message is dead-lettered, else NULL (the caller owns it) */
+    const lk_envelope *env;  /* validated: may be loaded directly (direct.c); NULL: through the upsert */
 } lk_item;
 
 /* What one batch's derivation did (recompute.c). */
@@ -70,6 +83,8 @@ typedef struct lk_apply_stats {
     bool derived_in_sql; /* the linker's derivation failed and the SQL rules applied the batch */
     lk_recompute_stats derive;
     long apply_ms, derive_ms; /* staging.apply_batch, and the derivation after it */
+    long direct;              /* of loaded: COPYed straight into staging.event */
+    long direct_fallbacks;    /* chunks whose direct rows PostgreSQL refused (they took the upsert) */
 } lk_apply_stats;
 
 /* validate.c: checks a pseudonymised event enough that PostgreSQL will accept it (JSON object,
@@ -80,6 +95,10 @@ int lk_validate(const char *data, size_t len, const char *expected_feed, char *r
 /* The same with a caller's document, reused from one message to the next (no allocation per call). */
 int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
                     size_t rlen);
+/* lk_validate_doc that also fills env (may be NULL) when the message is valid; env borrows from data
+ * and doc until the next parse. */
+int lk_validate_envelope(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, lk_envelope *env,
+                         char *reason, size_t rlen);
 
 /* load.c: prepares a fresh connection (session table, prepared statements, jtm.derive_in_linker).
  * Returns 0, or -1 with errstr. */
@@ -113,38 +132,87 @@ typedef struct lk_recompute {
 int lk_recompute_prepare(PGconn *conn, char *errstr, size_t errlen);
 void lk_recompute_init(lk_recompute *rc);
 void lk_recompute_free(lk_recompute *rc);
-/* Returns 0 with st, or -1 with rc->error and rc->transient. */
-int lk_recompute_run(lk_recompute *rc, PGconn *conn, lk_recompute_stats *st);
+/* Derives the children in linker_touched and extra[0..n_extra). Returns 0 with st, or -1 with
+ * rc->error and rc->transient. */
+int lk_recompute_run(lk_recompute *rc, PGconn *conn, char (*extra)[33], size_t n_extra, lk_recompute_stats *st);
 
 #define LK_LOAD_OK 0
 #define LK_LOAD_TRANSIENT (-1) /* connection or server failure: reconnect, re-seek, redo */
 #define LK_LOAD_FATAL (-2)     /* refused, but no single message to blame: a bug or a schema problem */
 
-/* One batch transaction in progress: BEGIN and COPY into linker_in at lk_load_begin, each message
- * sent as it is added (nothing of the batch is kept here), staging.apply_batch, the derivation of
- * the touched children (recompute.c) and COMMIT at lk_load_finish. A message PostgreSQL refuses is
- * found by staging.isolate_refused and dead-lettered in the same transaction; the rest of the batch
- * goes on. */
+/* direct.c: a batch's messages in chunks, most of them COPYed straight into staging.event (see
+ * there). One per lk_load, reused from batch to batch. */
+typedef struct lk_key {
+    uint64_t a, b;
+    uint8_t tag, used;
+} lk_key;
+struct lk_held;
+struct lk_pos;
+typedef struct lk_direct {
+    struct lk_held *held; /* the chunk */
+    size_t n_held, cap_held;
+    sbuf arena; /* the chunk's bytes */
+    char *topics[8];
+    int ntopics;
+    struct lk_pos *pos; /* per partition of the batch: stored and reached positions */
+    size_t n_pos, cap_pos, last_pos;
+    lk_key *keys; /* (feed, event_id) of the batch */
+    size_t n_keys, cap_keys;
+    lk_key *pid_keys; /* children of the batch's direct rows */
+    size_t n_pids, cap_pids;
+    size_t *order;
+    size_t cap_order;
+    sbuf a1, a2, a3, copy, notify;
+    long loaded, skipped, fallbacks; /* direct rows; skipped below the stored position; chunks refused */
+    bool soj;
+    bool transient;
+    char error[512];
+} lk_direct;
+
+int lk_direct_prepare(PGconn *conn, char *errstr, size_t errlen);
+void lk_direct_init(lk_direct *d);
+void lk_direct_free(lk_direct *d);
+/* Forgets the last batch (its chunk, positions, keys, children). */
+void lk_direct_reset(lk_direct *d);
+/* Holds a copy of it in the chunk; -1 when memory ran out. */
+int lk_direct_hold(lk_direct *d, const lk_item *it);
+/* True when the chunk should be flushed. */
+bool lk_direct_full(const lk_direct *d);
+/* Sends the chunk (group NULL: no Kafka positions). 0, or -1 with d->error and d->transient. */
+int lk_direct_flush(lk_direct *d, PGconn *conn, const char *group);
+/* After staging.apply_batch: stores the positions the batch reached and NOTIFYs for direct SOJ
+ * rows. 0, or -1 with d->error and d->transient. */
+int lk_direct_finish(lk_direct *d, PGconn *conn, const char *group);
+/* The children of the batch's direct rows, at most max of them, as 32-hex strings. */
+size_t lk_direct_pids(const lk_direct *d, char (*out)[33], size_t max);
+
+/* One batch transaction in progress: BEGIN at lk_load_begin, each message held in a chunk that is
+ * sent when full (direct.c; nothing more of the batch is kept), and at lk_load_finish the last
+ * chunk, staging.apply_batch, the direct rows' positions, the derivation of the touched children
+ * (recompute.c) and COMMIT. A message PostgreSQL refuses is found by staging.isolate_refused and
+ * dead-lettered in the same transaction; the rest of the batch goes on. */
 typedef struct lk_load {
     PGconn *conn;
-    sbuf buf;         /* COPY rows not yet sent */
-    lk_recompute rc;  /* the derivation's state, reused */
-    size_t rows;      /* rows added */
-    bool open;        /* transaction open */
-    bool copying;     /* COPY in progress */
-    bool transient;   /* the last failure was the server's or the connection's */
-    char error[512];  /* the last failure */
+    const char *group; /* NULL: no Kafka positions (fixtures, tools) */
+    lk_direct direct;
+    lk_recompute rc;   /* the derivation's state, reused */
+    char (*pids)[33];  /* the direct rows' children, for the derivation */
+    size_t cap_pids;
+    size_t rows;       /* messages added */
+    bool open;         /* transaction open */
+    bool transient;    /* the last failure was the server's or the connection's */
+    char error[512];   /* the last failure */
 } lk_load;
 
 void lk_load_init(lk_load *l);
 void lk_load_free(lk_load *l);
-/* BEGIN; COPY. Returns 0, or -1 with l->error and l->transient. */
-int lk_load_begin(lk_load *l, PGconn *conn);
-/* Sends one row (a rejected item as a dead letter). Returns 0, or -1 with l->error, l->transient. */
+/* BEGIN. Returns 0, or -1 with l->error and l->transient. */
+int lk_load_begin(lk_load *l, PGconn *conn, const char *group);
+/* Adds one message (a rejected item as a dead letter). Returns 0, or -1 with l->error, l->transient. */
 int lk_load_add(lk_load *l, const lk_item *it);
-/* Ends the COPY, applies (group NULL: no Kafka offsets, as for fixtures) and commits. Returns
- * LK_LOAD_OK with st filled, or an error above with errstr (the transaction is rolled back). */
-int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen);
+/* Sends the rest, applies and commits. Returns LK_LOAD_OK with st filled, or an error above with
+ * errstr (the transaction is rolled back). */
+int lk_load_finish(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen);
 /* Rolls back whatever is open (no-op when nothing is). */
 void lk_load_abort(lk_load *l);
 /* After lk_load_begin or lk_load_add failed: LK_LOAD_TRANSIENT or LK_LOAD_FATAL, the failure in errstr. */
@@ -181,13 +249,13 @@ void lk_batch_clear(lk_batch *b);
 void lk_batch_free(lk_batch *b);
 /* Polls rk for a batch: from the first message (which begins the transaction on conn) until max
  * messages or max_bytes, or max_ms after the first message unless a backlog waits then (at least
- * max / 10 messages behind in the assigned partitions: the batch goes on to max, or until nothing
- * comes for 1.2 s), or until jtm_run is cleared. Validates each message
+ * max / 10 messages behind in the assigned partitions: the batch goes on to max while that lasts,
+ * or until nothing comes for 1.2 s), or until jtm_run is cleared. Validates each message
  * (topics[] and feeds[] map a topic to its feed) and counts consumer errors in *consumer_errors.
  * Returns the number of messages in b (0: idle, nothing begun). */
-size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, size_t max, size_t max_bytes,
-                        int max_ms, const char *const *topics, const char *const *feeds, int ntopics,
-                        unsigned long *consumer_errors);
+size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn, const char *group, size_t max,
+                        size_t max_bytes, int max_ms, const char *const *topics, const char *const *feeds,
+                        int ntopics, unsigned long *consumer_errors);
 
 /* linker.c: runs the daemon until SIGTERM; returns an exit code from config.h. */
 int lk_run(const linker_config *cfg, const jtm_passthrough *pt);

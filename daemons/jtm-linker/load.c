@@ -1,49 +1,31 @@
-/* The batch transaction: BEGIN, COPY into the session table linker_in while the batch is consumed
- * (rows are streamed, the batch is never held in memory), staging.apply_batch(group), the
- * derivation of the children it touched (recompute.c), COMMIT. Dedupe, upsert, offsets, NOTIFY
- * and finding refused messages live in schemas/sql; this file moves bytes and decides what a
- * failure means: the server went away (transient: the caller reconnects and redoes the batch from
- * the stored offsets), or messages were refused (staging.isolate_refused marks them, they are
- * dead-lettered and the batch goes on). */
+/* The batch transaction: BEGIN; the batch's messages in chunks as they are consumed (direct.c:
+ * new events COPYed straight into staging.event, the rest into the session table linker_in; the
+ * batch is never held whole); staging.apply_batch(group) for linker_in; the positions and NOTIFY of
+ * the direct rows; the derivation of every touched child (recompute.c); COMMIT. Version rules,
+ * offsets of linker_in rows, dead letters and finding refused messages live in schemas/sql; this
+ * file moves bytes and decides what a failure means: the server went away (transient: the caller
+ * reconnects and redoes the batch from the stored offsets), or messages were refused
+ * (staging.isolate_refused marks them, they are dead-lettered and the batch goes on). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "copytext.h"
 #include "linker.h"
 #include "log.h"
 #include "pg.h"
-
-/* One row of linker_in: src_topic, src_partition, src_offset, payload, reject, raw. */
-static void copy_row(sbuf *b, const lk_item *it)
-{
-    if (it->topic) {
-        lk_copy_str(b, it->topic);
-        sb_putc(b, '\t');
-        lk_copy_int(b, it->partition);
-        sb_putc(b, '\t');
-        lk_copy_int(b, it->offset);
-        sb_putc(b, '\t');
-    } else {
-        sb_puts(b, "\\N\t\\N\t\\N\t");
-    }
-    if (it->reject) {
-        sb_puts(b, "\\N\t");
-        lk_copy_str(b, it->reject);
-        sb_putc(b, '\t');
-        lk_copy_bytea(b, it->data, it->len);
-    } else {
-        lk_copy_text(b, it->data, it->len);
-        sb_puts(b, "\t\\N\t\\N");
-    }
-    sb_putc(b, '\n');
-}
 
 typedef struct pg_failure {
     char sqlstate[6];
     char msg[512];
 } pg_failure;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void failure_from(PGconn *conn, PGresult *r, pg_failure *f)
 {
@@ -77,20 +59,24 @@ int lk_session_init(PGconn *conn, char *errstr, size_t errlen)
 {
     if (jtm_pg_exec(conn, "SELECT staging.linker_session()", errstr, errlen) != 0)
         return -1;
+    if (lk_direct_prepare(conn, errstr, errlen) != 0)
+        return -1;
     return lk_recompute_prepare(conn, errstr, errlen);
 }
 
 void lk_load_init(lk_load *l)
 {
     memset(l, 0, sizeof *l);
+    lk_direct_init(&l->direct);
     lk_recompute_init(&l->rc);
 }
 
 void lk_load_free(lk_load *l)
 {
     lk_load_abort(l);
-    sb_free(&l->buf);
+    lk_direct_free(&l->direct);
     lk_recompute_free(&l->rc);
+    free(l->pids);
     memset(l, 0, sizeof *l);
 }
 
@@ -101,73 +87,46 @@ static int fail(lk_load *l, const pg_failure *f)
     return -1;
 }
 
-int lk_load_begin(lk_load *l, PGconn *conn)
+static int direct_failed(lk_load *l)
+{
+    snprintf(l->error, sizeof l->error, "%s", l->direct.error);
+    l->transient = l->direct.transient || jtm_pg_is_broken(l->conn);
+    return -1;
+}
+
+int lk_load_begin(lk_load *l, PGconn *conn, const char *group)
 {
     pg_failure f;
     l->conn = conn;
+    l->group = group;
     l->rows = 0;
-    sb_clear(&l->buf);
     l->error[0] = '\0';
     l->transient = false;
+    lk_direct_reset(&l->direct);
     if (exec_ok(conn, "BEGIN", &f) != 0)
         return fail(l, &f);
     l->open = true;
-    PGresult *r = PQexec(conn, "COPY linker_in (src_topic, src_partition, src_offset, payload, reject, raw) "
-                               "FROM STDIN");
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        failure_from(conn, r, &f);
-        PQclear(r);
+    /* Every lookup of the batch goes through an index (by event id, by pid): a plan made while a
+     * table was nearly empty would scan it, and prepared statements keep their plans as the
+     * tables grow (a DELETE for 1,000 children went from milliseconds to 0.8 s in
+     * bench/linker.sh). apply_batch sets the same for itself; here for the direct path's probe
+     * and the derivation, whose statements run nowhere else. */
+    if (exec_ok(conn, "SET LOCAL enable_seqscan = off", &f) != 0)
         return fail(l, &f);
-    }
-    PQclear(r);
-    l->copying = true;
-    return 0;
-}
-
-static int flush(lk_load *l)
-{
-    if (l->buf.len == 0)
-        return 0;
-    int rc = PQputCopyData(l->conn, l->buf.s, (int)l->buf.len);
-    sb_clear(&l->buf);
-    if (rc != 1) {
-        pg_failure f = {{0}, {0}};
-        failure_from(l->conn, NULL, &f);
-        return fail(l, &f);
-    }
     return 0;
 }
 
 int lk_load_add(lk_load *l, const lk_item *it)
 {
-    copy_row(&l->buf, it);
+    if (lk_direct_hold(&l->direct, it) != 0) {
+        snprintf(l->error, sizeof l->error, "out of memory");
+        l->transient = false;
+        return -1;
+    }
     l->rows++;
-    return l->buf.len >= 256 * 1024 ? flush(l) : 0;
-}
-
-/* Ends the COPY; 0, or -1 with the failure in f. */
-static int end_copy(lk_load *l, pg_failure *f)
-{
-    int rc = 0;
-    if (flush(l) != 0) {
-        snprintf(f->msg, sizeof f->msg, "%s", l->error);
-        f->sqlstate[0] = '\0';
-        rc = -1;
-    }
-    if (PQputCopyEnd(l->conn, rc == 0 ? NULL : "client failed") != 1 && rc == 0) {
-        failure_from(l->conn, NULL, f);
-        rc = -1;
-    }
-    l->copying = false;
-    PGresult *r = PQgetResult(l->conn);
-    if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
-        failure_from(l->conn, r, f);
-        rc = -1;
-    }
-    PQclear(r);
-    while ((r = PQgetResult(l->conn)))
-        PQclear(r);
-    return rc;
+    if (lk_direct_full(&l->direct) && lk_direct_flush(&l->direct, l->conn, l->group) != 0)
+        return direct_failed(l);
+    return 0;
 }
 
 static int apply(PGconn *conn, const char *group, lk_apply_stats *st, pg_failure *f)
@@ -209,20 +168,16 @@ static long isolate(PGconn *conn, pg_failure *f)
 
 void lk_load_abort(lk_load *l)
 {
-    if (l->copying) {
-        PQputCopyEnd(l->conn, "batch abandoned");
-        PGresult *r;
-        while ((r = PQgetResult(l->conn)))
-            PQclear(r);
-        l->copying = false;
-    }
     if (l->open) {
-        PGresult *r = PQexec(l->conn, "ROLLBACK");
+        PGresult *r;
+        while ((r = PQgetResult(l->conn))) /* an interrupted COPY or query */
+            PQclear(r);
+        r = PQexec(l->conn, "ROLLBACK");
         PQclear(r);
         l->open = false;
     }
     l->rows = 0;
-    sb_clear(&l->buf);
+    lk_direct_reset(&l->direct);
 }
 
 static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errstr, size_t errlen)
@@ -233,20 +188,33 @@ static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errs
     return transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
 }
 
-static long long now_ms(void)
+/* The direct rows' children, as strings for the derivation. */
+static size_t direct_pids(lk_load *l)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    size_t n = l->direct.n_pids;
+    if (n > l->cap_pids) {
+        char(*p)[33] = realloc(l->pids, n * sizeof *p);
+        if (!p)
+            return (size_t)-1;
+        l->pids = p;
+        l->cap_pids = n;
+    }
+    return lk_direct_pids(&l->direct, l->pids, n);
 }
 
-/* The derivation of the applied batch's children. 0; or -1 with errstr after a transient failure
- * (the transaction is gone); or 1 when it failed otherwise and the caller should apply the batch
+/* The derivation of the batch's children. 0; or -1 with errstr after a transient failure (the
+ * transaction is gone); or 1 when it failed otherwise and the caller should apply the batch
  * again with the SQL rules. */
 static int derive(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
 {
-    if (st->children == 0 || lk_recompute_run(&l->rc, l->conn, &st->derive) == 0)
+    size_t n = direct_pids(l);
+    if (n == (size_t)-1) {
+        snprintf(l->rc.error, sizeof l->rc.error, "out of memory");
+        l->rc.transient = false;
+    } else if ((st->children == 0 && n == 0) || lk_recompute_run(&l->rc, l->conn, l->pids, n, &st->derive) == 0) {
+        st->children = st->derive.children;
         return 0;
+    }
     if (l->rc.transient) {
         snprintf(errstr, errlen, "%s", l->rc.error);
         lk_load_abort(l);
@@ -258,35 +226,83 @@ static int derive(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
     return 1;
 }
 
-int lk_load_finish(lk_load *l, const char *group, lk_apply_stats *st, char *errstr, size_t errlen)
+/* The direct rows' children by the SQL rules (the fallback of a failed derivation). */
+static int derive_direct_in_sql(lk_load *l, pg_failure *f)
+{
+    size_t n = direct_pids(l);
+    if (n == (size_t)-1) {
+        snprintf(f->msg, sizeof f->msg, "out of memory");
+        f->sqlstate[0] = '\0';
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    sbuf list = {0};
+    for (size_t i = 0; i < n; i++) {
+        sb_putc(&list, i ? ',' : '{');
+        sb_puts(&list, l->pids[i]);
+    }
+    sb_putc(&list, '}');
+    const char *v[1] = {list.s};
+    PGresult *r = PQexecParams(l->conn, "SELECT wh.recompute_children($1::text[])", 1, NULL, v, NULL, NULL, 0);
+    sb_free(&list);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        failure_from(l->conn, r, f);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+int lk_load_finish(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
 {
     pg_failure f;
     memset(st, 0, sizeof *st);
     if (!l->open)
         return LK_LOAD_OK;
-    if (end_copy(l, &f) != 0)
-        return give_up(l, &f, "COPY refused: ", errstr, errlen);
+    if (lk_direct_flush(&l->direct, l->conn, l->group) != 0) {
+        direct_failed(l);
+        return lk_load_failed(l, errstr, errlen);
+    }
     bool sql_rules = false;
     for (;;) {
         if (exec_ok(l->conn, "SAVEPOINT lk_apply", &f) != 0)
             return give_up(l, &f, "", errstr, errlen);
         long long t0 = now_ms();
-        if (apply(l->conn, group, st, &f) == 0) {
+        if (apply(l->conn, l->group, st, &f) == 0) {
+            if (lk_direct_finish(&l->direct, l->conn, l->group) != 0) {
+                direct_failed(l);
+                int rc = lk_load_failed(l, errstr, errlen);
+                lk_load_abort(l);
+                return rc;
+            }
             long long t1 = now_ms();
-            int d = sql_rules ? 0 : derive(l, st, errstr, errlen);
+            int d = 0;
+            if (sql_rules) {
+                if (derive_direct_in_sql(l, &f) != 0)
+                    return give_up(l, &f, "", errstr, errlen);
+            } else {
+                d = derive(l, st, errstr, errlen);
+            }
             st->apply_ms = (long)(t1 - t0);
             st->derive_ms = (long)(now_ms() - t1);
             if (d < 0)
                 return LK_LOAD_TRANSIENT;
             if (d > 0) {
-                /* Undo the attempt and let staging.apply_batch run the SQL rules in this
-                 * transaction: the batch still loads, exactly once, with the reference result. */
+                /* Undo the attempt and let the SQL rules derive, in this transaction: the batch
+                 * still loads, exactly once, with the reference result. */
                 if (exec_ok(l->conn, "ROLLBACK TO SAVEPOINT lk_apply", &f) != 0 ||
                     exec_ok(l->conn, "SET LOCAL jtm.derive_in_linker = off", &f) != 0)
                     return give_up(l, &f, "", errstr, errlen);
                 sql_rules = true;
                 continue;
             }
+            /* what the direct path did, added to apply_batch's answer for linker_in */
+            st->received = (long)l->rows;
+            st->loaded += l->direct.loaded;
+            st->skipped += l->direct.skipped;
+            st->direct = l->direct.loaded;
+            st->direct_fallbacks = l->direct.fallbacks;
+            st->notified = st->notified || l->direct.soj;
             st->derived_in_sql = sql_rules;
             if (exec_ok(l->conn, "COMMIT", &f) != 0) {
                 l->open = false; /* a failed COMMIT ends the transaction */
@@ -324,13 +340,13 @@ int lk_load_batch(PGconn *conn, const char *group, lk_item *items, size_t n, lk_
     lk_load_init(&l);
     memset(st, 0, sizeof *st);
     int rc = LK_LOAD_OK;
-    if (lk_load_begin(&l, conn) != 0)
+    if (lk_load_begin(&l, conn, group) != 0)
         rc = lk_load_failed(&l, errstr, errlen);
     for (size_t i = 0; rc == LK_LOAD_OK && i < n; i++)
         if (lk_load_add(&l, &items[i]) != 0)
             rc = lk_load_failed(&l, errstr, errlen);
     if (rc == LK_LOAD_OK)
-        rc = lk_load_finish(&l, group, st, errstr, errlen);
+        rc = lk_load_finish(&l, st, errstr, errlen);
     lk_load_free(&l);
     return rc;
 }

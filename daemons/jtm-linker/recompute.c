@@ -81,15 +81,12 @@ int lk_recompute_prepare(PGconn *conn, char *errstr, size_t errlen)
 {
     struct {
         const char *name, *sql;
-    } stmts[4 + LK_TABLES] = {{"lk_lock", SQL_LOCK},
-                              {"lk_events", SQL_EVENTS},
-                              {"lk_save", SQL_SAVE},
-                              {"lk_no_seqscan", "SET LOCAL enable_seqscan = off"}};
+    } stmts[3 + LK_TABLES] = {{"lk_lock", SQL_LOCK}, {"lk_events", SQL_EVENTS}, {"lk_save", SQL_SAVE}};
     char del[LK_TABLES][128];
     for (int t = 0; t < LK_TABLES; t++) {
         snprintf(del[t], sizeof del[t], "DELETE FROM %s WHERE pid = ANY ($1::text[])", lk_table_name[t]);
-        stmts[4 + t].name = STMT_DELETE[t];
-        stmts[4 + t].sql = del[t];
+        stmts[3 + t].name = STMT_DELETE[t];
+        stmts[3 + t].sql = del[t];
     }
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         PGresult *r = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
@@ -398,34 +395,36 @@ out:
     return ret;
 }
 
-int lk_recompute_run(lk_recompute *rc, PGconn *conn, lk_recompute_stats *st)
+int lk_recompute_run(lk_recompute *rc, PGconn *conn, char (*extra)[33], size_t n_extra, lk_recompute_stats *st)
 {
     memset(st, 0, sizeof *st);
     rc->error[0] = '\0';
     rc->transient = false;
-    /* Every statement below finds rows by pid through an index. A plan made while a table was
-     * nearly empty would scan it, and the prepared statements keep their plans as the tables grow
-     * (a DELETE for 1,000 children went from milliseconds to 0.8 s in bench/linker.sh). For this
-     * transaction only; the statements run nowhere else, so their plans are all made with it. */
-    if (exec_prepared(rc, conn, "lk_no_seqscan", 0, NULL, 0, NULL) != 0)
-        return -1;
-    /* not prepared: linker_touched is made by the first staging.apply_batch of the session */
+    /* Every statement below finds rows by pid through an index; the batch transaction runs with
+     * enable_seqscan off (load.c), so their plans are made that way. Not prepared:
+     * linker_touched is made by the first staging.apply_batch of the session. */
     PGresult *touched = PQexec(conn, SQL_TOUCHED);
     if (PQresultStatus(touched) != PGRES_TUPLES_OK)
         return fail(rc, conn, touched);
-    size_t n = (size_t)PQntuples(touched);
-    char **pids = malloc((n ? n : 1) * sizeof *pids);
+    size_t nt = (size_t)PQntuples(touched), n = 0;
+    char **pids = malloc((nt + n_extra + 1) * sizeof *pids);
     if (!pids) {
         PQclear(touched);
         return fail_msg(rc, "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        pids[i] = PQgetvalue(touched, (int)i, 0);
+    for (size_t i = 0; i < nt; i++)
+        pids[n++] = PQgetvalue(touched, (int)i, 0);
+    for (size_t i = 0; i < n_extra; i++)
+        pids[n++] = extra[i];
     if (n > 1)
         qsort(pids, n, sizeof *pids, str_order);
+    size_t m = 0; /* a child of both lists once */
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || strcmp(pids[m - 1], pids[i]) != 0)
+            pids[m++] = pids[i];
     int ret = 0;
-    for (size_t at = 0; at < n && ret == 0; at += LK_CHUNK)
-        ret = run_chunk(rc, conn, pids + at, n - at < LK_CHUNK ? n - at : LK_CHUNK, st);
+    for (size_t at = 0; at < m && ret == 0; at += LK_CHUNK)
+        ret = run_chunk(rc, conn, pids + at, m - at < LK_CHUNK ? m - at : LK_CHUNK, st);
     free(pids);
     PQclear(touched);
     return ret;

@@ -160,12 +160,45 @@ static int check(const jtm_jdoc *d, const char *expected_feed, char *reason, siz
     return 0;
 }
 
-int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
-                    size_t rlen)
+static lk_span span_of(const jtm_jdoc *d, uint32_t obj, const char *field)
+{
+    uint32_t i = jtm_jdoc_getz(d, obj, field);
+    const jtm_jnode *n = jtm_jdoc_node(d, i);
+    return i && n->type == JTM_J_STRING ? (lk_span){n->v.str.s, n->v.str.n} : (lk_span){NULL, 0};
+}
+
+/* The columns staging.apply_batch takes from a message's envelope, as that function reads them
+ * (j->>'feed', ..., coalesce(status, 1), client.gemeente): a message loaded directly must be
+ * stored exactly as the upsert would store it. */
+static void envelope(const jtm_jdoc *d, lk_envelope *env)
+{
+    env->feed = span_of(d, 0, "feed");
+    env->event_id = span_of(d, 0, "event_id");
+    env->pid = span_of(d, 0, "pid");
+    env->type = span_of(d, 0, "type");
+    env->occurred_on = span_of(d, 0, "occurred_on");
+    env->recorded_at = span_of(d, 0, "recorded_at");
+    env->gemeente = span_of(d, jtm_jdoc_getz(d, 0, "client"), "gemeente");
+    uint32_t st = jtm_jdoc_getz(d, 0, "status");
+    env->status = st ? (int)jtm_jdoc_node(d, st)->v.i : 1;
+}
+
+int lk_validate_envelope(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, lk_envelope *env,
+                         char *reason, size_t rlen)
 {
     if (jtm_jdoc_parse(doc, data, len) != 0)
         return fail(reason, rlen, "json_parse", NULL);
-    return check(doc, expected_feed, reason, rlen);
+    if (check(doc, expected_feed, reason, rlen) != 0)
+        return -1;
+    if (env)
+        envelope(doc, env);
+    return 0;
+}
+
+int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
+                    size_t rlen)
+{
+    return lk_validate_envelope(doc, data, len, expected_feed, NULL, reason, rlen);
 }
 
 int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen)
