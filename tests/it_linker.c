@@ -393,3 +393,42 @@ Test(linker, a_backlog_fills_batches_to_batch_max, .timeout = 200)
     free(t.soj);
 }
 
+/* A batch that grew because a backlog waited ends when the backlog is gone: the live events that
+ * follow commit within batch.ms, instead of waiting in a batch that collects them toward
+ * batch.max (here 5,000: at 20 events/s that batch would hold them for two minutes). */
+Test(linker, a_backlog_batch_ends_with_the_backlog, .timeout = 200)
+{
+    topics t = {jtm_test_unique("pseudo.jgz"), jtm_test_unique("pseudo.verzuim"), jtm_test_unique("pseudo.soj")};
+    int total = produce_all(&t);
+    char *dir = jtm_test_tmpdir();
+    char *db = jtm_test_create_db("linker", 0);
+    pid_t pid = start_linker_batches(dir, db, &t, "trickle", 0, 1, 5000, 1);
+    /* 8 s of live JGZ contacts, 20 a second, from the start: they follow the backlog */
+    jtm_kvlist kv = {0};
+    char err[512];
+    jtm_kvlist_set(&kv, "bootstrap.servers", jtm_test_bootstrap());
+    jtm_kvlist_set(&kv, "linger.ms", "0");
+    rd_kafka_t *p = jtm_kafka_producer_new(&kv, on_delivery, NULL, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    int live = 160;
+    for (int i = 0; i < live; i++) {
+        send_event(p, t.jgz, event(i, "jgz", "contact", "live", 400, 1, 9, ",\"moment\":\"0-4\",\"outcome\":\"advies\""),
+                   i);
+        rd_kafka_poll(p, 0);
+        usleep(50000);
+    }
+    int left = 0;
+    cr_assert_eq(jtm_kafka_flush(p, 10000, &left, err, sizeof err), 0, "%s", err);
+    long got = applied(db, "trickle");
+    /* all but about the last two seconds of the live feed are in */
+    cr_assert_geq(got, total + live - 40, "applied %ld of %d when the live feed ended", got, total + live);
+    cr_assert_eq(wait_applied(db, "trickle", total + live, 30000), total + live);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 20000), 0, "linker did not stop cleanly on SIGTERM");
+    rd_kafka_destroy(p);
+    jtm_kvlist_free(&kv);
+    free(db);
+    free(dir);
+    free(t.jgz);
+    free(t.verzuim);
+    free(t.soj);
+}

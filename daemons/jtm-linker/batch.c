@@ -123,6 +123,13 @@ size_t lk_batch_collect(rd_kafka_t *rk, lk_batch *b, lk_load *load, PGconn *conn
                 next_check = now_ms() + LK_BACKLOG_CHECK_MS;
             }
             wait = left <= 0 ? 100 : left < 100 ? (int)left : 100;
+        } else if (backlog && now_ms() >= next_check) {
+            /* The backlog is consumed: end the batch now. Waiting for batch.max would hold a
+             * live feed's events in an ever longer batch (at 5,000 events/s after a stall of a
+             * few seconds: a 100,000-event batch collected for tens of seconds). */
+            if (jtm_kafka_lag_cached_total(rk) < backlog_min)
+                break;
+            next_check = now_ms() + LK_BACKLOG_CHECK_MS;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, wait);
         if (m)
