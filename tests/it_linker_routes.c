@@ -271,9 +271,10 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
         "\"allocation_no\":\"0123456789abcdef0123456789abcdef\",\"product\":{\"category\":\"45\",\"code\":\"X\"},"
         "\"amount_cents\":99999999999999999999999,"
         "\"debit_credit\":\"D\"}";
-    items[n] = (lk_item){"t.soj", 0, 100 + (long)n, refused, strlen(refused), NULL, NULL};
+    items[n] = (lk_item){.topic = "t.soj", .offset = 100 + (long)n, .data = refused, .len = strlen(refused)};
     /* one the checks refuse */
-    items[n + 1] = (lk_item){"t.soj", 0, 101 + (long)n, "{\"event_id\":1}", 14, strdup("schema:invalid:event_id"), NULL};
+    items[n + 1] = (lk_item){.topic = "t.soj", .offset = 101 + (long)n, .data = "{\"event_id\":1}", .len = 14,
+                             .reject = strdup("schema:invalid:event_id")};
     /* a second refused message, so that the bisection has two culprits in different halves */
     static const char refused2[] =
         "{\"event_id\":\"fedcba9876543210fedcba9876543210\",\"feed\":\"soj\",\"type\":\"invoice\","
@@ -283,7 +284,7 @@ Test(linker_routes, load_batch_offsets_and_dead_letters)
         "\"amount_cents\":-99999999999999999999999,"
         "\"debit_credit\":\"C\"}";
     memmove(&items[1], &items[0], (n + 2) * sizeof items[0]);
-    items[0] = (lk_item){"t.soj", 0, 99, refused2, strlen(refused2), NULL, NULL};
+    items[0] = (lk_item){.topic = "t.soj", .offset = 99, .data = refused2, .len = strlen(refused2)};
     size_t total = n + 3;
     lk_apply_stats st;
     cr_assert_eq(lk_load_batch(c, "g", items, total, &st, err, sizeof err), LK_LOAD_OK, "%s", err);
@@ -337,7 +338,8 @@ static void load_c(PGconn *c, char **lines, size_t n, size_t per)
     for (size_t at = 0; at < n; at += per) {
         size_t m = n - at < per ? n - at : per;
         for (size_t i = 0; i < m; i++)
-            items[i] = (lk_item){"t.soj", 0, (int64_t)(at + i), lines[at + i], strlen(lines[at + i]), NULL, NULL};
+            items[i] = (lk_item){.topic = "t.soj", .offset = (int64_t)(at + i), .data = lines[at + i],
+                                 .len = strlen(lines[at + i])};
         lk_apply_stats st;
         cr_assert_eq(lk_load_batch(c, NULL, items, m, &st, err, sizeof err), LK_LOAD_OK, "%s", err);
         cr_assert_not(st.derived_in_sql);

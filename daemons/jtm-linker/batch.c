@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eventlog.h"
 #include "kafka.h"
 #include "linker.h"
 #include "log.h"
@@ -43,6 +44,7 @@ void lk_batch_free(lk_batch *b)
 {
     lk_batch_clear(b);
     jtm_jdoc_free(&b->doc);
+    sb_free(&b->scratch);
 }
 
 /* Remembers offset + 1 of the message's partition; messages come in runs of one partition, so the
@@ -85,10 +87,13 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
     };
     char reason[128];
     lk_envelope env;
+    lk_event ev;
     if (lk_validate_envelope(&b->doc, it.data, it.len, feed, &env, reason, sizeof reason) != 0)
         it.reject = reason;
-    else
-        it.env = &env;
+    else if (lk_event_from_doc(&b->doc, &ev, &b->scratch)) {
+        it.env = &env; /* may be loaded directly */
+        it.event = &ev;
+    }
     int rc = lk_load_add(load, &it);
     note_position(b, topic, m->partition, m->offset);
     b->n++;

@@ -21,12 +21,13 @@
 #include <string.h>
 
 #include "copytext.h"
+#include "eventlog.h"
 #include "linker.h"
 #include "log.h"
 #include "pg.h"
 
-#define LK_CHUNK_MESSAGES 4096
-#define LK_CHUNK_BYTES (4u << 20)
+#define LK_CHUNK_MESSAGES 2048
+#define LK_CHUNK_BYTES (2u << 20)
 #define LK_NOTIFY_MAX 7900 /* the payload apply_batch sends is cut there too */
 
 enum { HELD_SLOW, HELD_CANDIDATE, HELD_DIRECT, HELD_SKIPPED };
@@ -39,6 +40,7 @@ struct lk_held {
     size_t data, len, reject; /* arena offsets; reject 0: none (the arena starts with a NUL) */
     bool env;
     size_t feed, event_id, pid, type, occurred_on, recorded_at, gemeente;
+    size_t entry, entry_len; /* the event it is stored as (an eventlog entry) */
     int status;
     int route;
 };
@@ -92,7 +94,8 @@ void lk_direct_free(lk_direct *d)
     free(d->held);
     free(d->pos);
     free(d->keys);
-    free(d->pid_keys);
+    free(d->news);
+    sb_free(&d->entries);
     free(d->order);
     for (int i = 0; i < d->ntopics; i++)
         free(d->topics[i]);
@@ -112,9 +115,8 @@ void lk_direct_reset(lk_direct *d)
     d->n_keys = 0;
     if (d->keys)
         memset(d->keys, 0, d->cap_keys * sizeof *d->keys);
-    d->n_pids = 0;
-    if (d->pid_keys)
-        memset(d->pid_keys, 0, d->cap_pids * sizeof *d->pid_keys);
+    d->n_news = 0;
+    sb_clear(&d->entries);
     sb_clear(&d->arena);
     sb_clear(&d->notify);
     d->loaded = d->skipped = d->fallbacks = 0;
@@ -227,7 +229,7 @@ int lk_direct_hold(lk_direct *d, const lk_item *it)
     h->data = arena_put(d, it->data, it->len);
     h->len = it->len;
     h->reject = it->reject ? arena_put(d, it->reject, strlen(it->reject)) : 0;
-    h->env = it->env != NULL && it->topic != NULL && !it->reject;
+    h->env = it->env != NULL && it->event != NULL && it->topic != NULL && !it->reject;
     if (h->env) {
         const lk_envelope *e = it->env;
         h->feed = arena_put(d, e->feed.s, e->feed.n);
@@ -238,6 +240,9 @@ int lk_direct_hold(lk_direct *d, const lk_item *it)
         h->recorded_at = arena_put(d, e->recorded_at.s, e->recorded_at.n);
         h->gemeente = e->gemeente.s ? arena_put(d, e->gemeente.s, e->gemeente.n) : 0;
         h->status = e->status;
+        h->entry = d->arena.len;
+        lk_eventlog_append(&d->arena, it->event);
+        h->entry_len = d->arena.len - h->entry;
     }
     h->route = HELD_SLOW;
     d->n_held++;
@@ -453,12 +458,17 @@ static void lk_copy_linker_in_row(sbuf *b, const char *topic, int32_t partition,
     sb_putc(b, '\n');
 }
 
-/* What a direct chunk adds to the batch: its children, and the gemeenten of its SOJ events. */
+/* What a direct chunk adds to the batch: its children and their events (a withdrawal stored as the
+ * event's first version is no event of the child), and the gemeenten of its SOJ events. */
 static int note_direct(lk_direct *d, const struct lk_held *h)
 {
-    lk_key k;
-    if (key_of(at(d, h->pid), strlen(at(d, h->pid)), 0, &k) && set_add(&d->pid_keys, &d->cap_pids, &d->n_pids, &k) < 0)
+    if (grow((void **)&d->news, &d->cap_news, d->n_news + 1, sizeof *d->news) != 0)
         return -1;
+    lk_new *nw = &d->news[d->n_news++];
+    snprintf(nw->pid, sizeof nw->pid, "%s", at(d, h->pid));
+    nw->off = (uint32_t)d->entries.len;
+    nw->len = h->status == 3 ? 0 : (uint32_t)h->entry_len;
+    sb_putn(&d->entries, d->arena.s + h->entry, nw->len);
     d->loaded++;
     if (strcmp(at(d, h->feed), "soj") != 0)
         return 0;
@@ -602,18 +612,13 @@ int lk_direct_finish(lk_direct *d, PGconn *conn, const char *group)
     return 0;
 }
 
-size_t lk_direct_pids(const lk_direct *d, char (*out)[33], size_t max)
+static int news_order(const void *a, const void *b)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (size_t i = 0; i < d->cap_pids && n < max; i++) {
-        if (!d->pid_keys[i].used)
-            continue;
-        uint64_t w[2] = {d->pid_keys[i].a, d->pid_keys[i].b};
-        for (int j = 0; j < 32; j++)
-            out[n][j] = hex[(w[j / 16] >> (4 * (15 - j % 16))) & 15];
-        out[n][32] = '\0';
-        n++;
-    }
-    return n;
+    return strcmp(((const lk_new *)a)->pid, ((const lk_new *)b)->pid);
+}
+
+void lk_direct_sort_news(lk_direct *d)
+{
+    if (d->n_news > 1)
+        qsort(d->news, d->n_news, sizeof *d->news, news_order);
 }

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "derive.h"
 #include "jdoc.h"
+#include "pgarray.h"
 #include "rows.h"
 #include "sbuf.h"
 
@@ -65,6 +66,7 @@ typedef struct lk_item {
     size_t len;
     char *reject;            /* reason when the message is dead-lettered, else NULL (the caller owns it) */
     const lk_envelope *env;  /* validated: may be loaded directly (direct.c); NULL: through the upsert */
+    const lk_event *event;   /* with env: the event it is stored as (eventlog.h's lk_event_from_doc) */
 } lk_item;
 
 /* What one batch's derivation did (recompute.c). */
@@ -72,7 +74,9 @@ typedef struct lk_recompute_stats {
     long children;           /* children derived */
     long children_rewritten; /* of those, children with at least one table's rows replaced */
     long rows_written;       /* derived rows written */
-    long events_read;        /* stored events read to derive them */
+    long children_rebuilt;   /* of those, children rebuilt from staging.event (not from their log) */
+    long events_read;        /* stored events read to rebuild them */
+    long events_logged;      /* events of the others, from their logs and the batch */
     long read_ms, write_ms;  /* waiting for PostgreSQL: locking and reading, writing */
 } lk_recompute_stats;
 
@@ -111,18 +115,22 @@ bool lk_pg_transient(PGconn *conn, const PGresult *r);
  * session runs with jtm.derive_in_linker on) and writes the rows that changed, in the caller's
  * transaction. State is reused from batch to batch. */
 struct lk_row_ref;
+struct lk_stored;
+struct lk_child;
 typedef struct lk_recompute {
     lk_derived dv;
-    lk_event *ev;
+    lk_event *ev; /* one child's events */
     size_t cap_ev;
     struct lk_row_ref *refs;
     size_t cap_refs;
-    unsigned char *stored; /* per chunk child: its stored digests */
+    struct lk_stored *stored; /* per chunk child: its ops.linker_child row */
     size_t cap_stored;
-    bool *known; /* per chunk child: all four stored digests known */
-    size_t cap_known;
-    sbuf pids, line, save_pids;
-    sbuf copy[LK_TABLES], del[LK_TABLES], save_digests[LK_TABLES];
+    struct lk_child *children; /* the batch's children */
+    size_t cap_children;
+    sbuf line, log, hex;
+    lk_pgarray pids, rebuild, save_pids, save_logs;
+    sbuf copy[LK_TABLES];
+    lk_pgarray del[LK_TABLES], save_digests[LK_TABLES];
     unsigned char empty_digest[32]; /* of no rows */
     bool transient;                 /* the last failure was the server's or the connection's */
     char error[512];
@@ -132,13 +140,23 @@ typedef struct lk_recompute {
 int lk_recompute_prepare(PGconn *conn, char *errstr, size_t errlen);
 void lk_recompute_init(lk_recompute *rc);
 void lk_recompute_free(lk_recompute *rc);
-/* Derives the children in linker_touched and extra[0..n_extra). Returns 0 with st, or -1 with
- * rc->error and rc->transient. */
-int lk_recompute_run(lk_recompute *rc, PGconn *conn, char (*extra)[33], size_t n_extra, lk_recompute_stats *st);
+/* Derives the children in linker_touched (rebuilt from staging.event) and those of the batch's
+ * direct rows news[0..n_news) (sorted by pid; their events in entries). Returns 0 with st, or -1
+ * with rc->error and rc->transient. */
+struct lk_new;
+int lk_recompute_run(lk_recompute *rc, PGconn *conn, const struct lk_new *news, size_t n_news, const char *entries,
+                     lk_recompute_stats *st);
 
 #define LK_LOAD_OK 0
 #define LK_LOAD_TRANSIENT (-1) /* connection or server failure: reconnect, re-seek, redo */
 #define LK_LOAD_FATAL (-2)     /* refused, but no single message to blame: a bug or a schema problem */
+
+/* A row the batch COPYed straight into staging.event: its child, and where in lk_direct.entries the
+ * event it was stored as is (one eventlog entry). */
+typedef struct lk_new {
+    char pid[33];
+    uint32_t off, len;
+} lk_new;
 
 /* direct.c: a batch's messages in chunks, most of them COPYed straight into staging.event (see
  * there). One per lk_load, reused from batch to batch. */
@@ -158,8 +176,9 @@ typedef struct lk_direct {
     size_t n_pos, cap_pos, last_pos;
     lk_key *keys; /* (feed, event_id) of the batch */
     size_t n_keys, cap_keys;
-    lk_key *pid_keys; /* children of the batch's direct rows */
-    size_t n_pids, cap_pids;
+    struct lk_new *news; /* the batch's direct rows: child and event */
+    size_t n_news, cap_news;
+    sbuf entries;        /* their events (eventlog entries) */
     size_t *order;
     size_t cap_order;
     sbuf a1, a2, a3, copy, notify;
@@ -183,8 +202,8 @@ int lk_direct_flush(lk_direct *d, PGconn *conn, const char *group);
 /* After staging.apply_batch: stores the positions the batch reached and NOTIFYs for direct SOJ
  * rows. 0, or -1 with d->error and d->transient. */
 int lk_direct_finish(lk_direct *d, PGconn *conn, const char *group);
-/* The children of the batch's direct rows, at most max of them, as 32-hex strings. */
-size_t lk_direct_pids(const lk_direct *d, char (*out)[33], size_t max);
+/* Sorts the batch's direct rows by child (for the derivation). */
+void lk_direct_sort_news(lk_direct *d);
 
 /* One batch transaction in progress: BEGIN at lk_load_begin, each message held in a chunk that is
  * sent when full (direct.c; nothing more of the batch is kept), and at lk_load_finish the last
@@ -196,8 +215,6 @@ typedef struct lk_load {
     const char *group; /* NULL: no Kafka positions (fixtures, tools) */
     lk_direct direct;
     lk_recompute rc;   /* the derivation's state, reused */
-    char (*pids)[33];  /* the direct rows' children, for the derivation */
-    size_t cap_pids;
     size_t rows;       /* messages added */
     bool open;         /* transaction open */
     bool transient;    /* the last failure was the server's or the connection's */
@@ -242,6 +259,7 @@ typedef struct lk_batch {
     int last;                                /* index in next of the previous message's partition */
     bool load_failed;                        /* sending failed: see the lk_load's error */
     jtm_jdoc doc;                            /* the validator's document, reused across batches */
+    sbuf scratch;                            /* the strings of the message's event (eventlog.h) */
 } lk_batch;
 
 void lk_batch_init(lk_batch *b);

@@ -76,7 +76,6 @@ void lk_load_free(lk_load *l)
     lk_load_abort(l);
     lk_direct_free(&l->direct);
     lk_recompute_free(&l->rc);
-    free(l->pids);
     memset(l, 0, sizeof *l);
 }
 
@@ -188,30 +187,15 @@ static int give_up(lk_load *l, const pg_failure *f, const char *what, char *errs
     return transient ? LK_LOAD_TRANSIENT : LK_LOAD_FATAL;
 }
 
-/* The direct rows' children, as strings for the derivation. */
-static size_t direct_pids(lk_load *l)
-{
-    size_t n = l->direct.n_pids;
-    if (n > l->cap_pids) {
-        char(*p)[33] = realloc(l->pids, n * sizeof *p);
-        if (!p)
-            return (size_t)-1;
-        l->pids = p;
-        l->cap_pids = n;
-    }
-    return lk_direct_pids(&l->direct, l->pids, n);
-}
-
 /* The derivation of the batch's children. 0; or -1 with errstr after a transient failure (the
  * transaction is gone); or 1 when it failed otherwise and the caller should apply the batch
  * again with the SQL rules. */
 static int derive(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
 {
-    size_t n = direct_pids(l);
-    if (n == (size_t)-1) {
-        snprintf(l->rc.error, sizeof l->rc.error, "out of memory");
-        l->rc.transient = false;
-    } else if ((st->children == 0 && n == 0) || lk_recompute_run(&l->rc, l->conn, l->pids, n, &st->derive) == 0) {
+    lk_direct *d = &l->direct;
+    lk_direct_sort_news(d);
+    if ((st->children == 0 && d->n_news == 0) ||
+        lk_recompute_run(&l->rc, l->conn, d->news, d->n_news, d->entries.s, &st->derive) == 0) {
         st->children = st->derive.children;
         return 0;
     }
@@ -229,18 +213,13 @@ static int derive(lk_load *l, lk_apply_stats *st, char *errstr, size_t errlen)
 /* The direct rows' children by the SQL rules (the fallback of a failed derivation). */
 static int derive_direct_in_sql(lk_load *l, pg_failure *f)
 {
-    size_t n = direct_pids(l);
-    if (n == (size_t)-1) {
-        snprintf(f->msg, sizeof f->msg, "out of memory");
-        f->sqlstate[0] = '\0';
-        return -1;
-    }
-    if (n == 0)
+    const lk_direct *d = &l->direct;
+    if (d->n_news == 0)
         return 0;
     sbuf list = {0};
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < d->n_news; i++) {
         sb_putc(&list, i ? ',' : '{');
-        sb_puts(&list, l->pids[i]);
+        sb_puts(&list, d->news[i].pid);
     }
     sb_putc(&list, '}');
     const char *v[1] = {list.s};

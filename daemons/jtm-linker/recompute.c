@@ -1,15 +1,18 @@
-/* Deriving a batch's touched children in the linker (derive.c) and writing what changed, inside the
- * batch's transaction, after staging.apply_batch listed the children in linker_touched.
+/* Deriving a batch's touched children (derive.c) and writing what changed, inside the batch's
+ * transaction, after staging.apply_batch.
  *
- * Chunks of LK_CHUNK children, in pid order:
- *   1. lock the children's rows in ops.linker_child_digest (FOR UPDATE, pid order) and read the
- *      digests of the rows the linker last wrote for them;
- *   2. read their non-withdrawn events (binary results, through the covering pid index), after
- *      the lock, so a child another worker just derived is read as that worker committed it;
- *   3. derive each child, hash the COPY text of its rows per table, and keep only the tables whose
- *      hash differs (or is unknown);
- *   4. DELETE those tables' rows of those children, COPY the new rows, save the new digests.
- * Memory is bounded by the chunk (its events and its new rows), not by the batch. */
+ * ops.linker_child keeps, per child, its non-withdrawn events in compact form (eventlog.h) and a
+ * digest of its rows in each derived table. In chunks of LK_CHUNK children, in pid order:
+ *   1. lock their ops.linker_child rows (FOR UPDATE, pid order) and read logs and digests;
+ *   2. a child whose batch only added new events (the direct rows of direct.c) is derived from
+ *      its log and those events. A child the upsert touched (a correction, withdrawal, move or
+ *      resend: staging.apply_batch listed it in linker_touched), or whose log is unknown (NULL:
+ *      written by the SQL rules, or from before logs were kept), is rebuilt from its stored events,
+ *      read after the lock so that a child another worker just derived is read as committed;
+ *   3. derive each child, hash the COPY text of its rows per table, keep the tables whose hash
+ *      differs (or is unknown);
+ *   4. DELETE those tables' rows of those children, COPY the new rows, save logs and digests.
+ * Memory is bounded by the chunk (its logs, rebuilt events and new rows), not by the batch. */
 #define OPENSSL_API_COMPAT 10101
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "copytext.h"
+#include "eventlog.h"
 #include "linker.h"
 #include "pg.h"
 #include "rows.h"
@@ -27,7 +30,7 @@
 #define PG_EPOCH_DAYS 10957 /* 2000-01-01, PostgreSQL's day 0, in days since 1970-01-01 */
 
 static const char SQL_TOUCHED[] = "SELECT DISTINCT pid FROM linker_touched";
-static const char SQL_LOCK[] = "SELECT pid, episodes, waiting, route, facts FROM ops.linker_child_digest "
+static const char SQL_LOCK[] = "SELECT pid, events, episodes, waiting, route, facts FROM ops.linker_child "
                                "WHERE pid = ANY ($1::text[]) ORDER BY pid FOR UPDATE";
 /* The columns derive.h's lk_event holds, in this order (see fill_event). */
 static const char SQL_EVENTS[] =
@@ -36,12 +39,33 @@ static const char SQL_EVENTS[] =
     "f_end_date::date, f_end_reason, f_amount_cents::bigint, f_debit_credit, f_birth_ym "
     "FROM staging.event WHERE pid = ANY ($1::text[]) AND NOT withdrawn";
 static const char SQL_SAVE[] =
-    "INSERT INTO ops.linker_child_digest AS d (pid, episodes, waiting, route, facts) "
-    "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[]) "
-    "ON CONFLICT (pid) DO UPDATE SET episodes = EXCLUDED.episodes, waiting = EXCLUDED.waiting, "
-    "route = EXCLUDED.route, facts = EXCLUDED.facts";
+    "INSERT INTO ops.linker_child AS c (pid, events, episodes, waiting, route, facts) "
+    "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[]) "
+    "ON CONFLICT (pid) DO UPDATE SET events = EXCLUDED.events, episodes = EXCLUDED.episodes, "
+    "waiting = EXCLUDED.waiting, route = EXCLUDED.route, facts = EXCLUDED.facts";
 static const char *const STMT_DELETE[LK_TABLES] = {"lk_delete_episode", "lk_delete_waiting", "lk_delete_route",
                                                    "lk_delete_fact"};
+
+/* One child of the batch. */
+struct lk_child {
+    const char *pid;
+    bool slow;           /* the upsert touched it: rebuild */
+    size_t first, count; /* its direct rows in the batch's news */
+};
+
+/* What ops.linker_child holds of one child of the chunk. */
+struct lk_stored {
+    bool row;       /* it has a row */
+    bool digests;   /* all four digests known */
+    const unsigned char *log;
+    size_t log_len; /* log NULL: unknown */
+    unsigned char digest[LK_TABLES][DIGEST_LEN];
+};
+
+struct lk_row_ref {
+    const char *pid;
+    int row;
+};
 
 static long long now_ms(void)
 {
@@ -50,17 +74,15 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct lk_row_ref {
-    const char *pid;
-    int row;
-};
-
 static int ref_order(const void *a, const void *b)
 {
     return strcmp(((const struct lk_row_ref *)a)->pid, ((const struct lk_row_ref *)b)->pid);
 }
 
-static int str_order(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int child_order(const void *a, const void *b)
+{
+    return strcmp(((const struct lk_child *)a)->pid, ((const struct lk_child *)b)->pid);
+}
 
 static int fail(lk_recompute *rc, PGconn *conn, PGresult *r)
 {
@@ -113,43 +135,20 @@ void lk_recompute_free(lk_recompute *rc)
     free(rc->ev);
     free(rc->refs);
     free(rc->stored);
-    free(rc->known);
-    sb_free(&rc->pids);
+    free(rc->children);
     sb_free(&rc->line);
-    sb_free(&rc->save_pids);
+    sb_free(&rc->log);
+    sb_free(&rc->hex);
+    lk_pgarray_free(&rc->pids);
+    lk_pgarray_free(&rc->rebuild);
+    lk_pgarray_free(&rc->save_pids);
+    lk_pgarray_free(&rc->save_logs);
     for (int t = 0; t < LK_TABLES; t++) {
         sb_free(&rc->copy[t]);
-        sb_free(&rc->del[t]);
-        sb_free(&rc->save_digests[t]);
+        lk_pgarray_free(&rc->del[t]);
+        lk_pgarray_free(&rc->save_digests[t]);
     }
     memset(rc, 0, sizeof *rc);
-}
-
-static void list_add(sbuf *b, const char *item)
-{
-    sb_putc(b, b->len == 0 ? '{' : ',');
-    sb_puts(b, item);
-}
-
-static const char *list_end(sbuf *b)
-{
-    if (b->len == 0)
-        sb_putc(b, '{');
-    sb_putc(b, '}');
-    return b->s;
-}
-
-/* An element of a bytea[] literal: "\\x<hex>" (the array parser takes one backslash away). */
-static void list_add_bytea(sbuf *b, const unsigned char *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_putc(b, b->len == 0 ? '{' : ',');
-    sb_puts(b, "\"\\\\x");
-    for (size_t i = 0; i < n; i++) {
-        sb_putc(b, hex[p[i] >> 4]);
-        sb_putc(b, hex[p[i] & 15]);
-    }
-    sb_putc(b, '"');
 }
 
 static int32_t be32(const char *p)
@@ -218,34 +217,64 @@ static int grow(void **p, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
-/* Derives one child and queues what changed. stored: its four digests, or NULL when unknown. */
-static int derive_one(lk_recompute *rc, const char *pid, lk_event *ev, size_t n, const unsigned char *stored,
+static int exec_prepared(lk_recompute *rc, PGconn *conn, const char *stmt, int n, const char *const *values,
+                         const int *lengths, const int *formats, int binary_result, PGresult **out)
+{
+    PGresult *r = PQexecPrepared(conn, stmt, n, values, lengths, formats, binary_result);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
+        return fail(rc, conn, r);
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+/* A prepared statement whose one parameter is the binary array a. */
+static int exec_with_array(lk_recompute *rc, PGconn *conn, const char *stmt, lk_pgarray *a, PGresult **out)
+{
+    int len, fmt = 1;
+    const char *v = lk_pgarray_value(a, &len);
+    return exec_prepared(rc, conn, stmt, 1, &v, &len, &fmt, 1, out);
+}
+
+/* Derives one child and queues what changed (the caller filled rc->ev[0..n)). */
+static int derive_one(lk_recompute *rc, const char *pid, size_t n, const struct lk_stored *stored,
                       lk_recompute_stats *st)
 {
-    if (lk_derive_child(&rc->dv, ev, n) != 0)
+    if (lk_derive_child(&rc->dv, rc->ev, n) != 0)
         return fail_msg(rc, "derivation failed (out of memory, or an invoiced sum beyond bigint)");
+    /* the log after the derivation: its events in the derivation's order, so one set of events
+     * always gives the same bytes */
+    lk_eventlog_begin(&rc->log);
+    for (size_t i = 0; i < n; i++)
+        lk_eventlog_append(&rc->log, &rc->ev[i]);
+    bool save = !stored->row || !stored->log || stored->log_len != rc->log.len ||
+                memcmp(stored->log, rc->log.s, rc->log.len) != 0;
+    bool rows = false;
     unsigned char digest[LK_TABLES][SHA256_DIGEST_LENGTH];
-    bool changed = stored == NULL;
     for (int t = 0; t < LK_TABLES; t++) {
         sb_clear(&rc->line);
         lk_rows_append(&rc->line, t, pid, &rc->dv);
         SHA256((const unsigned char *)sb_str(&rc->line), rc->line.len, digest[t]);
-        const unsigned char *old = stored ? stored + t * DIGEST_LEN : NULL;
+        const unsigned char *old = stored->digests ? stored->digest[t] : NULL;
         if (old && memcmp(old, digest[t], DIGEST_LEN) == 0)
             continue;
-        changed = true;
+        rows = true;
         /* a table known to hold nothing of this child needs no DELETE */
         if (!old || memcmp(old, rc->empty_digest, DIGEST_LEN) != 0)
-            list_add(&rc->del[t], pid);
+            lk_pgarray_add_str(&rc->del[t], pid);
         sb_putn(&rc->copy[t], sb_str(&rc->line), rc->line.len);
         for (const char *p = sb_str(&rc->line); *p; p++)
             st->rows_written += *p == '\n';
     }
-    if (changed) {
-        st->children_rewritten++;
-        list_add(&rc->save_pids, pid);
+    st->children_rewritten += rows;
+    if (save || rows) {
+        lk_pgarray_add_str(&rc->save_pids, pid);
+        lk_pgarray_add(&rc->save_logs, rc->log.s, rc->log.len);
         for (int t = 0; t < LK_TABLES; t++)
-            list_add_bytea(&rc->save_digests[t], digest[t], DIGEST_LEN);
+            lk_pgarray_add(&rc->save_digests[t], digest[t], DIGEST_LEN);
     }
     return 0;
 }
@@ -262,110 +291,123 @@ static int copy_rows(lk_recompute *rc, PGconn *conn, int t)
         return fail(rc, conn, NULL);
     r = PQgetResult(conn);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
+    if (ok)
+        PQclear(r);
+    else
         fail(rc, conn, r);
-        while ((r = PQgetResult(conn)))
-            PQclear(r);
-        return -1;
-    }
-    PQclear(r);
     while ((r = PQgetResult(conn)))
         PQclear(r);
-    return 0;
+    return ok ? 0 : -1;
 }
 
-static int exec_prepared(lk_recompute *rc, PGconn *conn, const char *stmt, int n, const char *const *values,
-                         int binary_result, PGresult **out)
-{
-    PGresult *r = PQexecPrepared(conn, stmt, n, values, NULL, NULL, binary_result);
-    ExecStatusType s = PQresultStatus(r);
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
-        return fail(rc, conn, r);
-    if (out)
-        *out = r;
-    else
-        PQclear(r);
-    return 0;
-}
-
-/* Writes the chunk's queued changes: deletes first, then the new rows, then the digests. */
+/* Writes the chunk's queued changes: deletes first, then the new rows, then logs and digests. */
 static int write_chunk(lk_recompute *rc, PGconn *conn)
 {
-    for (int t = 0; t < LK_TABLES; t++) {
-        if (rc->del[t].len == 0)
-            continue;
-        const char *v[1] = {list_end(&rc->del[t])};
-        if (exec_prepared(rc, conn, STMT_DELETE[t], 1, v, 0, NULL) != 0)
+    for (int t = 0; t < LK_TABLES; t++)
+        if (rc->del[t].n > 0 && exec_with_array(rc, conn, STMT_DELETE[t], &rc->del[t], NULL) != 0)
             return -1;
-    }
     for (int t = 0; t < LK_TABLES; t++)
         if (rc->copy[t].len > 0 && copy_rows(rc, conn, t) != 0)
             return -1;
-    if (rc->save_pids.len > 0) {
-        const char *v[1 + LK_TABLES] = {list_end(&rc->save_pids)};
-        for (int t = 0; t < LK_TABLES; t++)
-            v[1 + t] = list_end(&rc->save_digests[t]);
-        if (exec_prepared(rc, conn, "lk_save", 1 + LK_TABLES, v, 0, NULL) != 0)
-            return -1;
-    }
-    return 0;
+    if (rc->save_pids.n == 0)
+        return 0;
+    const char *v[2 + LK_TABLES];
+    int len[2 + LK_TABLES], fmt[2 + LK_TABLES];
+    v[0] = lk_pgarray_value(&rc->save_pids, &len[0]);
+    v[1] = lk_pgarray_value(&rc->save_logs, &len[1]);
+    for (int t = 0; t < LK_TABLES; t++)
+        v[2 + t] = lk_pgarray_value(&rc->save_digests[t], &len[2 + t]);
+    for (int i = 0; i < 2 + LK_TABLES; i++)
+        fmt[i] = 1;
+    return exec_prepared(rc, conn, "lk_save", 2 + LK_TABLES, v, len, fmt, 0, NULL);
 }
 
 static void chunk_reset(lk_recompute *rc)
 {
-    sb_clear(&rc->pids);
-    sb_clear(&rc->save_pids);
+    lk_pgarray_reset(&rc->pids, LK_OID_TEXT);
+    lk_pgarray_reset(&rc->rebuild, LK_OID_TEXT);
+    lk_pgarray_reset(&rc->save_pids, LK_OID_TEXT);
+    lk_pgarray_reset(&rc->save_logs, LK_OID_BYTEA);
     for (int t = 0; t < LK_TABLES; t++) {
         sb_clear(&rc->copy[t]);
-        sb_clear(&rc->del[t]);
-        sb_clear(&rc->save_digests[t]);
+        lk_pgarray_reset(&rc->del[t], LK_OID_TEXT);
+        lk_pgarray_reset(&rc->save_digests[t], LK_OID_BYTEA);
     }
 }
 
-/* The stored digests of each of the chunk's children, aligned with pids (NULL: no row, or a
- * table's digest unknown). */
-static int read_digests(lk_recompute *rc, const PGresult *r, char *const *pids, size_t n)
+static int by_pid(const void *key, const void *elem)
 {
-    if (grow((void **)&rc->stored, &rc->cap_stored, n * LK_TABLES * DIGEST_LEN + 1, 1) != 0 ||
-        grow((void **)&rc->known, &rc->cap_known, n, sizeof *rc->known) != 0)
+    return strcmp(*(const char *const *)key, ((const struct lk_child *)elem)->pid);
+}
+
+/* What ops.linker_child holds of each of the chunk's children (r: SQL_LOCK's rows). */
+static int read_stored(lk_recompute *rc, const PGresult *r, const struct lk_child *ch, size_t n)
+{
+    if (grow((void **)&rc->stored, &rc->cap_stored, n, sizeof *rc->stored) != 0)
         return fail_msg(rc, "out of memory");
-    memset(rc->known, 0, n * sizeof *rc->known);
+    memset(rc->stored, 0, n * sizeof *rc->stored);
     for (int row = 0; row < PQntuples(r); row++) {
         const char *pid = PQgetvalue(r, row, 0);
-        char *const *at = bsearch(&pid, pids, n, sizeof *pids, str_order);
+        const struct lk_child *at = bsearch(&pid, ch, n, sizeof *ch, by_pid);
         if (!at)
             continue;
-        size_t i = (size_t)(at - pids);
-        bool all = true;
+        struct lk_stored *s = &rc->stored[at - ch];
+        s->row = true;
+        if (!PQgetisnull(r, row, 1)) {
+            s->log = (const unsigned char *)PQgetvalue(r, row, 1);
+            s->log_len = (size_t)PQgetlength(r, row, 1);
+        }
+        s->digests = true;
         for (int t = 0; t < LK_TABLES; t++) {
-            if (PQgetisnull(r, row, 1 + t) || PQgetlength(r, row, 1 + t) != DIGEST_LEN) {
-                all = false;
+            if (PQgetisnull(r, row, 2 + t) || PQgetlength(r, row, 2 + t) != DIGEST_LEN) {
+                s->digests = false;
                 break;
             }
-            memcpy(rc->stored + (i * LK_TABLES + t) * DIGEST_LEN, PQgetvalue(r, row, 1 + t), DIGEST_LEN);
+            memcpy(s->digest[t], PQgetvalue(r, row, 2 + t), DIGEST_LEN);
         }
-        rc->known[i] = all;
     }
     return 0;
 }
 
-/* One chunk: pids sorted, n <= LK_CHUNK. */
-static int run_chunk(lk_recompute *rc, PGconn *conn, char *const *pids, size_t n, lk_recompute_stats *st)
+/* A child is rebuilt from staging.event when the upsert touched it or its log cannot be used. */
+static bool needs_rebuild(const struct lk_child *c, const struct lk_stored *s)
+{
+    return c->slow || (s->row && (!s->log || s->log_len == 0 || s->log[0] != LK_EVENTLOG_VERSION));
+}
+
+static int room_for(lk_recompute *rc, size_t n)
+{
+    return grow((void **)&rc->ev, &rc->cap_ev, n + 1, sizeof *rc->ev);
+}
+
+/* One chunk: ch sorted by pid, n <= LK_CHUNK. */
+static int run_chunk(lk_recompute *rc, PGconn *conn, const struct lk_child *ch, size_t n, const lk_new *news,
+                     const char *entries, lk_recompute_stats *st)
 {
     chunk_reset(rc);
     for (size_t i = 0; i < n; i++)
-        list_add(&rc->pids, pids[i]);
-    const char *v[1] = {list_end(&rc->pids)};
+        lk_pgarray_add_str(&rc->pids, ch[i].pid);
     PGresult *locked = NULL, *events = NULL;
     int ret = -1;
     long long t0 = now_ms();
-    if (exec_prepared(rc, conn, "lk_lock", 1, v, 1, &locked) != 0 || read_digests(rc, locked, pids, n) != 0 ||
-        exec_prepared(rc, conn, "lk_events", 1, v, 1, &events) != 0)
+    if (exec_with_array(rc, conn, "lk_lock", &rc->pids, &locked) != 0 || read_stored(rc, locked, ch, n) != 0)
         goto out;
+    size_t nrebuild = 0;
+    for (size_t i = 0; i < n; i++)
+        if (needs_rebuild(&ch[i], &rc->stored[i])) {
+            lk_pgarray_add_str(&rc->rebuild, ch[i].pid);
+            nrebuild++;
+        }
+    int nrows = 0;
+    if (nrebuild > 0) {
+        if (exec_with_array(rc, conn, "lk_events", &rc->rebuild, &events) != 0)
+            goto out;
+        nrows = PQntuples(events);
+    }
     st->read_ms += now_ms() - t0;
-    int nrows = PQntuples(events);
-    if (grow((void **)&rc->refs, &rc->cap_refs, (size_t)nrows, sizeof *rc->refs) != 0 ||
-        grow((void **)&rc->ev, &rc->cap_ev, (size_t)nrows + 1, sizeof *rc->ev) != 0) {
+    st->children_rebuilt += (long)nrebuild;
+    st->events_read += nrows;
+    if (grow((void **)&rc->refs, &rc->cap_refs, (size_t)nrows + 1, sizeof *rc->refs) != 0) {
         fail_msg(rc, "out of memory");
         goto out;
     }
@@ -373,19 +415,47 @@ static int run_chunk(lk_recompute *rc, PGconn *conn, char *const *pids, size_t n
         rc->refs[row] = (struct lk_row_ref){PQgetvalue(events, row, 0), row};
     if (nrows > 1)
         qsort(rc->refs, (size_t)nrows, sizeof *rc->refs, ref_order);
-    st->events_read += nrows;
-    size_t k = 0; /* next row in pid order */
+    size_t k = 0; /* next rebuilt row in pid order */
     for (size_t i = 0; i < n; i++) {
-        while (k < (size_t)nrows && strcmp(rc->refs[k].pid, pids[i]) < 0)
-            k++; /* a row of no child in the chunk: cannot happen, skip it */
+        const struct lk_stored *s = &rc->stored[i];
         size_t m = 0;
-        for (; k < (size_t)nrows && strcmp(rc->refs[k].pid, pids[i]) == 0; k++)
-            fill_event(&rc->ev[m++], events, rc->refs[k].row);
-        const unsigned char *stored = rc->known[i] ? rc->stored + i * LK_TABLES * DIGEST_LEN : NULL;
-        if (derive_one(rc, pids[i], rc->ev, m, stored, st) != 0)
+        if (needs_rebuild(&ch[i], s)) {
+            while (k < (size_t)nrows && strcmp(rc->refs[k].pid, ch[i].pid) < 0)
+                k++;
+            size_t end = k;
+            while (end < (size_t)nrows && strcmp(rc->refs[end].pid, ch[i].pid) == 0)
+                end++;
+            if (room_for(rc, end - k) != 0) {
+                fail_msg(rc, "out of memory");
+                goto out;
+            }
+            for (; k < end; k++)
+                fill_event(&rc->ev[m++], events, rc->refs[k].row);
+        } else {
+            /* its log and the batch's new events of it */
+            size_t bytes = s->log ? s->log_len : 0;
+            for (size_t j = 0; j < ch[i].count; j++)
+                bytes += news[ch[i].first + j].len;
+            sb_clear(&rc->hex);
+            sb_reserve(&rc->hex, lk_eventlog_hex_room(bytes));
+            if ((s->log && lk_eventlog_decode(s->log, s->log_len, &rc->ev, &m, &rc->cap_ev, &rc->hex) != 0)) {
+                fail_msg(rc, "a child's event log does not decode");
+                goto out;
+            }
+            for (size_t j = 0; j < ch[i].count; j++) {
+                const lk_new *nw = &news[ch[i].first + j];
+                if (lk_eventlog_decode_entries((const unsigned char *)entries + nw->off, nw->len, &rc->ev, &m,
+                                               &rc->cap_ev, &rc->hex) != 0) {
+                    fail_msg(rc, "a new event does not decode");
+                    goto out;
+                }
+            }
+            st->events_logged += (long)m;
+        }
+        if (derive_one(rc, ch[i].pid, m, s, st) != 0)
             goto out;
     }
-    st->children += n;
+    st->children += (long)n;
     t0 = now_ms();
     ret = write_chunk(rc, conn);
     st->write_ms += now_ms() - t0;
@@ -395,7 +465,8 @@ out:
     return ret;
 }
 
-int lk_recompute_run(lk_recompute *rc, PGconn *conn, char (*extra)[33], size_t n_extra, lk_recompute_stats *st)
+int lk_recompute_run(lk_recompute *rc, PGconn *conn, const lk_new *news, size_t n_news, const char *entries,
+                     lk_recompute_stats *st)
 {
     memset(st, 0, sizeof *st);
     rc->error[0] = '\0';
@@ -407,25 +478,33 @@ int lk_recompute_run(lk_recompute *rc, PGconn *conn, char (*extra)[33], size_t n
     if (PQresultStatus(touched) != PGRES_TUPLES_OK)
         return fail(rc, conn, touched);
     size_t nt = (size_t)PQntuples(touched), n = 0;
-    char **pids = malloc((nt + n_extra + 1) * sizeof *pids);
-    if (!pids) {
+    if (grow((void **)&rc->children, &rc->cap_children, nt + n_news + 1, sizeof *rc->children) != 0) {
         PQclear(touched);
         return fail_msg(rc, "out of memory");
     }
+    struct lk_child *ch = rc->children;
     for (size_t i = 0; i < nt; i++)
-        pids[n++] = PQgetvalue(touched, (int)i, 0);
-    for (size_t i = 0; i < n_extra; i++)
-        pids[n++] = extra[i];
+        ch[n++] = (struct lk_child){PQgetvalue(touched, (int)i, 0), true, 0, 0};
+    for (size_t i = 0; i < n_news;) { /* news are sorted by pid: one child per run */
+        size_t j = i;
+        while (j < n_news && strcmp(news[j].pid, news[i].pid) == 0)
+            j++;
+        ch[n++] = (struct lk_child){news[i].pid, false, i, j - i};
+        i = j;
+    }
     if (n > 1)
-        qsort(pids, n, sizeof *pids, str_order);
-    size_t m = 0; /* a child of both lists once */
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || strcmp(pids[m - 1], pids[i]) != 0)
-            pids[m++] = pids[i];
+        qsort(ch, n, sizeof *ch, child_order);
+    size_t m = 0; /* a child of both lists once: rebuilt, and its direct rows are in staging.event */
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && strcmp(ch[m - 1].pid, ch[i].pid) == 0) {
+            ch[m - 1].slow = true;
+            continue;
+        }
+        ch[m++] = ch[i];
+    }
     int ret = 0;
     for (size_t at = 0; at < m && ret == 0; at += LK_CHUNK)
-        ret = run_chunk(rc, conn, pids + at, m - at < LK_CHUNK ? m - at : LK_CHUNK, st);
-    free(pids);
+        ret = run_chunk(rc, conn, ch + at, m - at < LK_CHUNK ? m - at : LK_CHUNK, news, entries, st);
     PQclear(touched);
     return ret;
 }
