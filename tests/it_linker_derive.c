@@ -156,12 +156,12 @@ static lk_apply_stats load_path(PGconn *c, const events *e, size_t from, size_t 
             const char *json = e->json[at + i];
             lk_item it = {.topic = e->topic[at + i], .offset = (int64_t)(at + i), .data = json, .len = strlen(json)};
             lk_envelope env;
-            lk_event ev;
+            jtm_event ev;
             char reason[128];
             if (validated) {
                 cr_assert_eq(lk_validate_envelope(&doc, json, it.len, NULL, &env, reason, sizeof reason), 0,
                              "%s: %s", reason, json);
-                if (lk_event_from_doc(&doc, &ev, &scratch)) {
+                if (jtm_event_from_doc(&doc, &ev, &scratch)) {
                     it.env = &env;
                     it.event = &ev;
                 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eventlog.h"
 #include "testenv.h"
 
 /* The count of kind=N in the scan_done line. */
@@ -203,6 +204,37 @@ Test(privacy, full_synthetic_run_is_clean_and_planted_bsn_is_caught, .timeout = 
     cr_assert(!strstr(out, "123456782"), "the planted BSN was printed");
     free(out);
     exec_ok(ci, "UPDATE wh.route SET path = replace(path, ' 123456782', '')");
+
+    /* ...inside a child's event log (ops.linker_child.events, binary): decoded, and caught */
+    {
+        jtm_event e = {.feed = JTM_EV_FEED_SOJ, .type = JTM_EV_T_REQUEST, .occurred_on = 19000, .recorded_at = 1,
+                       .event_id = "0123456789abcdef0123456789abcdef", .gemeente = "GM0505",
+                       .referrer = "via 123456782", .allocated_on = JTM_NO_DATE, .start_date = JTM_NO_DATE,
+                       .end_date = JTM_NO_DATE};
+        sbuf log = {0};
+        jtm_eventlog_begin(&log);
+        jtm_eventlog_append(&log, &e);
+        PGconn *pc = PQconnectdb(ci);
+        cr_assert_eq(PQstatus(pc), CONNECTION_OK);
+        const char *v[1] = {log.s};
+        int len[1] = {(int)log.len}, fmt[1] = {1};
+        PGresult *r = PQexecParams(pc, "UPDATE ops.linker_child SET events = $1::bytea"
+                                       " WHERE pid = (SELECT min(pid) FROM ops.linker_child)", 1, NULL, v, len, fmt, 0);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(pc));
+        cr_assert_str_eq(PQcmdTuples(r), "1");
+        PQclear(r);
+        snprintf(cmd, sizeof cmd, "%s 2>&1", base);
+        cr_assert_eq(run(cmd, &out), 1, "BSN in an event log not caught: %s", out);
+        cr_assert_eq(scan_count(out, "bsn"), 1, "%s", out);
+        cr_assert(strstr(out, "finding kind=bsn source=table:ops.linker_child.events"), "%s", out);
+        cr_assert(!strstr(out, "123456782"), "the planted BSN was printed");
+        free(out);
+        /* the log is a cache: unknown (NULL) is always safe */
+        r = PQexec(pc, "UPDATE ops.linker_child SET events = NULL WHERE pid = (SELECT min(pid) FROM ops.linker_child)");
+        PQclear(r);
+        PQfinish(pc);
+        sb_free(&log);
+    }
 
     /* ...in a pseudo topic... */
     snprintf(cmd, sizeof cmd, "printf '{\"note\":\"bsn 123456782\"}\\n' | kcat -P -b %s -t %s", boot, pseudo_topic[2]);

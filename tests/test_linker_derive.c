@@ -16,10 +16,10 @@ static int32_t D(const char *s)
 }
 
 /* An event with every optional field absent. */
-static lk_event ev(int feed, int type, const char *occurred, const char *id)
+static jtm_event ev(int feed, int type, const char *occurred, const char *id)
 {
     static int64_t seq;
-    lk_event e;
+    jtm_event e;
     memset(&e, 0, sizeof e);
     e.feed = feed;
     e.type = type;
@@ -28,40 +28,40 @@ static lk_event ev(int feed, int type, const char *occurred, const char *id)
     e.event_id = id;
     e.gemeente = "GM0505";
     e.birth_ym = "2012-05";
-    e.allocated_on = e.start_date = e.end_date = LK_NO_DATE;
+    e.allocated_on = e.start_date = e.end_date = JTM_NO_DATE;
     return e;
 }
 
-static lk_event alloc(const char *no, const char *on, const char *category, const char *id)
+static jtm_event alloc(const char *no, const char *on, const char *category, const char *id)
 {
-    lk_event e = ev(LK_FEED_SOJ, LK_T_ALLOCATION, on, id);
+    jtm_event e = ev(JTM_EV_FEED_SOJ, JTM_EV_T_ALLOCATION, on, id);
     e.allocation_no = no;
     e.allocated_on = D(on);
     e.category = category;
     return e;
 }
 
-static lk_event start(const char *no, const char *on, const char *id)
+static jtm_event start(const char *no, const char *on, const char *id)
 {
-    lk_event e = ev(LK_FEED_SOJ, LK_T_START, on, id);
+    jtm_event e = ev(JTM_EV_FEED_SOJ, JTM_EV_T_START, on, id);
     e.allocation_no = no;
     e.start_date = D(on);
     e.category = "45";
     return e;
 }
 
-static lk_event stop(const char *no, const char *start_on, const char *end_on, const char *reason, const char *id)
+static jtm_event stop(const char *no, const char *start_on, const char *end_on, const char *reason, const char *id)
 {
-    lk_event e = ev(LK_FEED_SOJ, LK_T_STOP, end_on ? end_on : start_on, id);
+    jtm_event e = ev(JTM_EV_FEED_SOJ, JTM_EV_T_STOP, end_on ? end_on : start_on, id);
     e.allocation_no = no;
     e.start_date = D(start_on);
-    e.end_date = end_on ? D(end_on) : LK_NO_DATE;
+    e.end_date = end_on ? D(end_on) : JTM_NO_DATE;
     e.end_reason = reason;
     e.category = "45";
     return e;
 }
 
-static lk_derived derive(lk_event *e, size_t n)
+static lk_derived derive(jtm_event *e, size_t n)
 {
     lk_derived d;
     lk_derived_init(&d);
@@ -92,7 +92,7 @@ Test(linker_derive, repeat_care_is_bounded_by_five_years)
         {"2019-06-30", "2019-07-01", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        lk_event e[] = {alloc("a1", "2019-01-01", "45", "e1"), start("a1", "2019-01-02", "e2"),
+        jtm_event e[] = {alloc("a1", "2019-01-01", "45", "e1"), start("a1", "2019-01-02", "e2"),
                         stop("a1", "2019-01-02", cases[i].end, "31", "e3"), alloc("a2", "2019-01-01", "45", "e4"),
                         start("a2", cases[i].restart, "e5")};
         lk_derived d = derive(e, 5);
@@ -105,22 +105,22 @@ Test(linker_derive, repeat_care_is_bounded_by_five_years)
 /* The latest stop message decides the end, even one without an end date. */
 Test(linker_derive, the_latest_stop_decides)
 {
-    lk_event e[] = {alloc("a1", "2023-01-01", "45", "e1"), start("a1", "2023-01-10", "e2"),
+    jtm_event e[] = {alloc("a1", "2023-01-01", "45", "e1"), start("a1", "2023-01-10", "e2"),
                     stop("a1", "2023-01-10", "2023-05-01", "32", "e3"), stop("a1", "2023-01-10", "2023-06-01", "31", "e4")};
     lk_derived d = derive(e, 4);
     cr_assert_eq(d.n_episodes, 1);
     cr_assert_eq(d.episodes[0].ended_on, D("2023-06-01"));
     cr_assert_str_eq(d.episodes[0].end_reason, "31");
     lk_derived_free(&d);
-    lk_event later = stop("a1", "2023-01-10", NULL, "20", "e5");
+    jtm_event later = stop("a1", "2023-01-10", NULL, "20", "e5");
     later.occurred_on = D("2023-07-01");
-    lk_event f[] = {e[0], e[1], e[2], e[3], later};
+    jtm_event f[] = {e[0], e[1], e[2], e[3], later};
     d = derive(f, 5);
-    cr_assert_eq(d.episodes[0].ended_on, LK_NO_DATE);
+    cr_assert_eq(d.episodes[0].ended_on, JTM_NO_DATE);
     cr_assert_str_eq(d.episodes[0].end_reason, "20");
     /* no end: the facts run on (to_month empty) */
     cr_assert_eq(d.facts[d.n_facts - 1].kind, LK_FACT_CARE);
-    cr_assert_eq(d.facts[d.n_facts - 1].to_month, LK_NO_DATE);
+    cr_assert_eq(d.facts[d.n_facts - 1].to_month, JTM_NO_DATE);
     lk_derived_free(&d);
 }
 
@@ -128,7 +128,7 @@ Test(linker_derive, the_latest_stop_decides)
  * allocation's. */
 Test(linker_derive, a_child_that_moved)
 {
-    lk_event e[] = {alloc("a1", "2023-01-01", "45", "e1"), ev(LK_FEED_JGZ, LK_T_CONTACT, "2023-09-01", "e2")};
+    jtm_event e[] = {alloc("a1", "2023-01-01", "45", "e1"), ev(JTM_EV_FEED_JGZ, JTM_EV_T_CONTACT, "2023-09-01", "e2")};
     e[0].gemeente = "GM0482";
     e[1].gemeente = "GM0590";
     e[1].birth_ym = "2012-06";
@@ -143,15 +143,15 @@ Test(linker_derive, a_child_that_moved)
  * else the linked request. */
 Test(linker_derive, where_the_category_comes_from)
 {
-    lk_event req = ev(LK_FEED_SOJ, LK_T_REQUEST, "2022-12-01", "r1");
+    jtm_event req = ev(JTM_EV_FEED_SOJ, JTM_EV_T_REQUEST, "2022-12-01", "r1");
     req.reference = "ref1";
     req.category = "54";
     req.referrer = "02";
-    lk_event a1 = alloc("a1", "2023-01-01", "43", "e1"), a2 = alloc("a1", "2023-02-01", NULL, "e2");
+    jtm_event a1 = alloc("a1", "2023-01-01", "43", "e1"), a2 = alloc("a1", "2023-02-01", NULL, "e2");
     a1.reference = a2.reference = "ref1";
-    lk_event s = start("a1", "2023-03-01", "e3");
+    jtm_event s = start("a1", "2023-03-01", "e3");
     s.category = "46";
-    lk_event e[] = {req, a1, a2, s};
+    jtm_event e[] = {req, a1, a2, s};
     lk_derived d = derive(e, 4);
     cr_assert_eq(d.n_episodes, 1, "the request is the allocation's");
     cr_assert_str_eq(d.episodes[0].category, "43");
@@ -161,11 +161,11 @@ Test(linker_derive, where_the_category_comes_from)
     cr_assert_str_eq(d.route.path, "VERBLIJF");
     lk_derived_free(&d);
     a1.category = NULL;
-    lk_event f[] = {req, a1, a2, s};
+    jtm_event f[] = {req, a1, a2, s};
     d = derive(f, 4);
     cr_assert_str_eq(d.episodes[0].category, "46");
     lk_derived_free(&d);
-    lk_event g[] = {req};
+    jtm_event g[] = {req};
     d = derive(g, 1);
     cr_assert_str_eq(d.episodes[0].category, "54");
     cr_assert_eq(d.episodes[0].has_invoiced, false, "no allocation, no invoiced amount");
@@ -175,60 +175,60 @@ Test(linker_derive, where_the_category_comes_from)
 /* Same day: JGZ, then VERZUIM, then care levels in name order; equal neighbours merged. */
 Test(linker_derive, same_day_stages_and_merged_neighbours)
 {
-    lk_event sig = ev(LK_FEED_JGZ, LK_T_SIGNAL, "2023-03-01", "j1");
-    lk_event ref = ev(LK_FEED_JGZ, LK_T_REFERRAL, "2023-03-02", "j2");
-    lk_event contact = ev(LK_FEED_JGZ, LK_T_CONTACT, "2023-03-03", "j3");
+    jtm_event sig = ev(JTM_EV_FEED_JGZ, JTM_EV_T_SIGNAL, "2023-03-01", "j1");
+    jtm_event ref = ev(JTM_EV_FEED_JGZ, JTM_EV_T_REFERRAL, "2023-03-02", "j2");
+    jtm_event contact = ev(JTM_EV_FEED_JGZ, JTM_EV_T_CONTACT, "2023-03-03", "j3");
     contact.outcome = "advies"; /* no stage */
-    lk_event mld = ev(LK_FEED_VERZUIM, LK_T_MELDING, "2023-03-01", "v1");
-    lk_event a1 = alloc("a1", "2023-02-01", "45", "e1"), a2 = alloc("a2", "2023-02-01", "43", "e2");
-    lk_event s1 = start("a1", "2023-03-01", "e3"), s2 = start("a2", "2023-03-01", "e4");
-    lk_event e[] = {s2, a2, mld, contact, ref, sig, a1, s1};
+    jtm_event mld = ev(JTM_EV_FEED_VERZUIM, JTM_EV_T_MELDING, "2023-03-01", "v1");
+    jtm_event a1 = alloc("a1", "2023-02-01", "45", "e1"), a2 = alloc("a2", "2023-02-01", "43", "e2");
+    jtm_event s1 = start("a1", "2023-03-01", "e3"), s2 = start("a2", "2023-03-01", "e4");
+    jtm_event e[] = {s2, a2, mld, contact, ref, sig, a1, s1};
     lk_derived d = derive(e, 8);
     cr_assert_str_eq(d.route.path, "JGZ>VERZUIM>AMB>VERBLIJF>JGZ");
     cr_assert_eq(d.route.first_signal_on, D("2023-03-01"));
     cr_assert_eq(d.route.first_care_on, D("2023-03-01"));
     cr_assert_eq(d.route.episodes, 2);
     lk_derived_free(&d);
-    lk_event m2 = ev(LK_FEED_VERZUIM, LK_T_MELDING, "2023-04-01", "v2");
-    lk_event f[] = {sig, ref, m2};
+    jtm_event m2 = ev(JTM_EV_FEED_VERZUIM, JTM_EV_T_MELDING, "2023-04-01", "v2");
+    jtm_event f[] = {sig, ref, m2};
     d = derive(f, 3);
     cr_assert_str_eq(d.route.path, "JGZ>VERZUIM");
-    cr_assert_eq(d.route.first_care_on, LK_NO_DATE);
+    cr_assert_eq(d.route.first_care_on, JTM_NO_DATE);
     lk_derived_free(&d);
 }
 
 Test(linker_derive, invoices_credits_and_waiting)
 {
-    lk_event a = alloc("a1", "2023-01-10", "45", "e1");
-    lk_event i1 = ev(LK_FEED_SOJ, LK_T_INVOICE, "2023-02-28", "i1"), i2 = ev(LK_FEED_SOJ, LK_T_INVOICE, "2023-03-31", "i2"),
-             i3 = ev(LK_FEED_SOJ, LK_T_INVOICE, "2023-04-30", "i3");
+    jtm_event a = alloc("a1", "2023-01-10", "45", "e1");
+    jtm_event i1 = ev(JTM_EV_FEED_SOJ, JTM_EV_T_INVOICE, "2023-02-28", "i1"), i2 = ev(JTM_EV_FEED_SOJ, JTM_EV_T_INVOICE, "2023-03-31", "i2"),
+             i3 = ev(JTM_EV_FEED_SOJ, JTM_EV_T_INVOICE, "2023-04-30", "i3");
     i1.allocation_no = i2.allocation_no = i3.allocation_no = "a1";
     i1.category = i2.category = i3.category = "45";
     i1.has_amount = i2.has_amount = true;
     i1.amount_cents = 10000;
     i2.amount_cents = 2500;
     i2.debit_credit = "C";
-    lk_event e[] = {a, i1, i2, i3};
+    jtm_event e[] = {a, i1, i2, i3};
     lk_derived d = derive(e, 4);
     cr_assert_eq(d.episodes[0].invoiced_cents, 7500);
     int32_t from, until;
     cr_assert(lk_episode_waiting(&d.episodes[0], &from, &until), "allocated, not started: waiting");
     cr_assert_eq(from, D("2023-01-10"));
-    cr_assert_eq(until, LK_NO_DATE);
+    cr_assert_eq(until, JTM_NO_DATE);
     lk_derived_free(&d);
     /* started on the day of allocation: no day on the waiting list */
-    lk_event s = start("a1", "2023-01-10", "e2");
-    lk_event f[] = {a, s};
+    jtm_event s = start("a1", "2023-01-10", "e2");
+    jtm_event f[] = {a, s};
     d = derive(f, 2);
     cr_assert_not(lk_episode_waiting(&d.episodes[0], &from, &until));
     lk_derived_free(&d);
     /* a rejected request waits until its rejection */
-    lk_event req = ev(LK_FEED_SOJ, LK_T_REQUEST, "2023-05-01", "r1");
+    jtm_event req = ev(JTM_EV_FEED_SOJ, JTM_EV_T_REQUEST, "2023-05-01", "r1");
     req.reference = "ref9";
-    lk_event ans = ev(LK_FEED_SOJ, LK_T_ANSWER, "2023-05-20", "r2");
+    jtm_event ans = ev(JTM_EV_FEED_SOJ, JTM_EV_T_ANSWER, "2023-05-20", "r2");
     ans.reference = "ref9";
     ans.answer = "1";
-    lk_event g[] = {req, ans};
+    jtm_event g[] = {req, ans};
     d = derive(g, 2);
     cr_assert(d.episodes[0].rejected);
     cr_assert(lk_episode_waiting(&d.episodes[0], &from, &until));
@@ -240,9 +240,9 @@ Test(linker_derive, invoices_credits_and_waiting)
  * started episode (residential for 43 and 44). */
 Test(linker_derive, distinct_facts)
 {
-    lk_event e[] = {ev(LK_FEED_JGZ, LK_T_CONTACT, "2023-03-01", "j1"), ev(LK_FEED_JGZ, LK_T_SIGNAL, "2023-03-20", "j2"),
-                    ev(LK_FEED_JGZ, LK_T_CONTACT, "2023-04-02", "j3"), ev(LK_FEED_JGZ, LK_T_CONTACT, "2023-03-05", "j4"),
-                    ev(LK_FEED_VERZUIM, LK_T_OTHER, "2023-03-05", "v1"),
+    jtm_event e[] = {ev(JTM_EV_FEED_JGZ, JTM_EV_T_CONTACT, "2023-03-01", "j1"), ev(JTM_EV_FEED_JGZ, JTM_EV_T_SIGNAL, "2023-03-20", "j2"),
+                    ev(JTM_EV_FEED_JGZ, JTM_EV_T_CONTACT, "2023-04-02", "j3"), ev(JTM_EV_FEED_JGZ, JTM_EV_T_CONTACT, "2023-03-05", "j4"),
+                    ev(JTM_EV_FEED_VERZUIM, JTM_EV_T_OTHER, "2023-03-05", "v1"),
                     alloc("a1", "2023-01-01", "44", "e1"), start("a1", "2023-02-15", "e2")};
     e[3].gemeente = "GM0482";
     lk_derived d = derive(e, 7);

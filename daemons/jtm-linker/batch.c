@@ -87,10 +87,10 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
     };
     char reason[128];
     lk_envelope env;
-    lk_event ev;
+    jtm_event ev;
     if (lk_validate_envelope(&b->doc, it.data, it.len, feed, &env, reason, sizeof reason) != 0)
         it.reject = reason;
-    else if (lk_event_from_doc(&b->doc, &ev, &b->scratch)) {
+    else if (jtm_event_from_doc(&b->doc, &ev, &b->scratch)) {
         it.env = &env; /* may be loaded directly */
         it.event = &ev;
     }

@@ -7,14 +7,15 @@
 #include <string.h>
 
 #include "date.h"
+#include "grow.h"
 
 /* alc: one allocation_no's allocation, start, stop and invoice events. "First" below is first in
  * the CTE's order: allocation messages before the others, then latest first. */
 typedef struct alc_group {
     const char *allocation_no;
-    const lk_event *latest_alloc; /* first allocation message */
-    const lk_event *latest_other; /* first of the others */
-    const lk_event *latest_stop;
+    const jtm_event *latest_alloc; /* first allocation message */
+    const jtm_event *latest_other; /* first of the others */
+    const jtm_event *latest_stop;
     const char *reference, *provider_agb; /* of the first allocation message that has one */
     const char *category_alloc, *category_other;
     int32_t allocated_on, start_min, stop_start_min;
@@ -23,7 +24,7 @@ typedef struct alc_group {
 
 /* req: the first request (earliest) per reference, and rej: the first rejection of it. */
 typedef struct req_row {
-    const lk_event *request;
+    const jtm_event *request;
     int32_t rejected_on;
 } req_row;
 
@@ -48,9 +49,9 @@ static int cmp_opt(const char *a, const char *b)
 
 static int32_t min_date(int32_t a, int32_t b)
 {
-    if (a == LK_NO_DATE)
+    if (a == JTM_NO_DATE)
         return b;
-    if (b == LK_NO_DATE)
+    if (b == JTM_NO_DATE)
         return a;
     return a < b ? a : b;
 }
@@ -73,46 +74,18 @@ static int32_t plus_years(int32_t days, int years)
     return (int32_t)jtm_date_to_days(d);
 }
 
-/* to_date(birth_ym, 'YYYY-MM'); LK_NO_DATE for anything else (staging's CHECK lets only that in). */
+/* to_date(birth_ym, 'YYYY-MM'); JTM_NO_DATE for anything else (staging's CHECK lets only that in). */
 static int32_t birth_month(const char *ym)
 {
     if (!ym || strlen(ym) != 7 || ym[4] != '-')
-        return LK_NO_DATE;
+        return JTM_NO_DATE;
     for (int i = 0; i < 7; i++)
         if (i != 4 && (ym[i] < '0' || ym[i] > '9'))
-            return LK_NO_DATE;
+            return JTM_NO_DATE;
     jtm_date d = {atoi(ym), (ym[5] - '0') * 10 + (ym[6] - '0'), 1};
     if (d.month < 1 || d.month > 12)
-        return LK_NO_DATE;
+        return JTM_NO_DATE;
     return (int32_t)jtm_date_to_days(d);
-}
-
-int lk_feed_code(const char *s)
-{
-    if (is(s, "soj"))
-        return LK_FEED_SOJ;
-    if (is(s, "jgz"))
-        return LK_FEED_JGZ;
-    if (is(s, "verzuim"))
-        return LK_FEED_VERZUIM;
-    return LK_FEED_OTHER;
-}
-
-int lk_type_code(const char *s)
-{
-    static const struct {
-        const char *name;
-        int code;
-    } types[] = {
-        {"invoice", LK_T_INVOICE}, {"contact", LK_T_CONTACT},       {"allocation", LK_T_ALLOCATION},
-        {"start", LK_T_START},     {"request", LK_T_REQUEST},       {"stop", LK_T_STOP},
-        {"signal", LK_T_SIGNAL},   {"melding", LK_T_MELDING},       {"referral", LK_T_REFERRAL},
-        {"answer", LK_T_ANSWER},   {"mazl", LK_T_MAZL},
-    };
-    for (size_t i = 0; s && i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(s, types[i].name) == 0)
-            return types[i].code;
-    return LK_T_OTHER;
 }
 
 const char *lk_care_level(const char *c)
@@ -135,9 +108,9 @@ const char *lk_care_level(const char *c)
 bool lk_episode_waiting(const lk_episode *e, int32_t *from, int32_t *until)
 {
     /* coalesce(requested_on, allocated_on); least() skips NULLs */
-    int32_t f = e->requested_on != LK_NO_DATE ? e->requested_on : e->allocated_on;
+    int32_t f = e->requested_on != JTM_NO_DATE ? e->requested_on : e->allocated_on;
     int32_t u = min_date(min_date(e->started_on, e->ended_on), e->rejected_on);
-    if (f == LK_NO_DATE || (u != LK_NO_DATE && u <= f))
+    if (f == JTM_NO_DATE || (u != JTM_NO_DATE && u <= f))
         return false;
     *from = f;
     *until = u;
@@ -157,28 +130,12 @@ void lk_derived_free(lk_derived *d)
     memset(d, 0, sizeof *d);
 }
 
-/* Room for n elements of size sz in *p (capacity *cap); -1 when memory ran out. */
-static int reserve(void **p, size_t *cap, size_t n, size_t sz)
-{
-    if (n <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(*p, c * sz);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* The rules' "latest" order: occurred_on, recorded_at, event_id descending (event_id bytewise, as
  * COLLATE "C"); the feed only orders what the rules leave tied, so the result never depends on the
  * order the events came in. */
 static int latest_first(const void *pa, const void *pb)
 {
-    const lk_event *a = pa, *b = pb;
+    const jtm_event *a = pa, *b = pb;
     if (a->occurred_on != b->occurred_on)
         return a->occurred_on > b->occurred_on ? -1 : 1;
     if (a->recorded_at != b->recorded_at)
@@ -209,35 +166,35 @@ static int fact_order(const void *pa, const void *pb)
     return cmp_opt(a->gemeente, b->gemeente);
 }
 
-static bool is_alloc_event(const lk_event *e)
+static bool is_alloc_event(const jtm_event *e)
 {
-    return e->feed == LK_FEED_SOJ && e->allocation_no &&
-           (e->type == LK_T_ALLOCATION || e->type == LK_T_START || e->type == LK_T_STOP || e->type == LK_T_INVOICE);
+    return e->feed == JTM_EV_FEED_SOJ && e->allocation_no &&
+           (e->type == JTM_EV_T_ALLOCATION || e->type == JTM_EV_T_START || e->type == JTM_EV_T_STOP || e->type == JTM_EV_T_INVOICE);
 }
 
 /* alc: events are latest first, so the first of each kind seen is the one the SQL picks. */
-static int build_groups(lk_derived *d, const lk_event *ev, size_t n, size_t *ngroups)
+static int build_groups(lk_derived *d, const jtm_event *ev, size_t n, size_t *ngroups)
 {
     alc_group *g = d->groups;
     size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
-        const lk_event *e = &ev[i];
+        const jtm_event *e = &ev[i];
         if (!is_alloc_event(e))
             continue;
         size_t k = 0;
         while (k < ng && strcmp(g[k].allocation_no, e->allocation_no) != 0)
             k++;
         if (k == ng) {
-            if (reserve(&d->groups, &d->cap_groups, ng + 1, sizeof *g) != 0)
+            if (lk_grow(&d->groups, &d->cap_groups, ng + 1, sizeof *g) != 0)
                 return -1;
             g = d->groups;
             memset(&g[k], 0, sizeof g[k]);
             g[k].allocation_no = e->allocation_no;
-            g[k].allocated_on = g[k].start_min = g[k].stop_start_min = LK_NO_DATE;
+            g[k].allocated_on = g[k].start_min = g[k].stop_start_min = JTM_NO_DATE;
             ng++;
         }
         alc_group *a = &g[k];
-        if (e->type == LK_T_ALLOCATION) {
+        if (e->type == JTM_EV_T_ALLOCATION) {
             if (!a->latest_alloc)
                 a->latest_alloc = e;
             if (!a->reference)
@@ -253,9 +210,9 @@ static int build_groups(lk_derived *d, const lk_event *ev, size_t n, size_t *ngr
             a->latest_other = e;
         if (!a->category_other)
             a->category_other = e->category;
-        if (e->type == LK_T_START)
+        if (e->type == JTM_EV_T_START)
             a->start_min = min_date(a->start_min, e->start_date);
-        else if (e->type == LK_T_STOP) {
+        else if (e->type == JTM_EV_T_STOP) {
             a->stop_start_min = min_date(a->stop_start_min, e->start_date);
             if (!a->latest_stop)
                 a->latest_stop = e;
@@ -268,29 +225,29 @@ static int build_groups(lk_derived *d, const lk_event *ev, size_t n, size_t *ngr
 
 /* req and rej: per reference, the earliest request (events are latest first, so the last seen) and
  * the earliest rejecting answer. */
-static int build_requests(lk_derived *d, const lk_event *ev, size_t n, size_t *nreq)
+static int build_requests(lk_derived *d, const jtm_event *ev, size_t n, size_t *nreq)
 {
     req_row *r = d->requests;
     size_t nr = 0;
     for (size_t i = 0; i < n; i++) {
-        const lk_event *e = &ev[i];
-        if (e->feed != LK_FEED_SOJ || e->type != LK_T_REQUEST || !e->reference)
+        const jtm_event *e = &ev[i];
+        if (e->feed != JTM_EV_FEED_SOJ || e->type != JTM_EV_T_REQUEST || !e->reference)
             continue;
         size_t k = 0;
         while (k < nr && strcmp(r[k].request->reference, e->reference) != 0)
             k++;
         if (k == nr) {
-            if (reserve(&d->requests, &d->cap_requests, nr + 1, sizeof *r) != 0)
+            if (lk_grow(&d->requests, &d->cap_requests, nr + 1, sizeof *r) != 0)
                 return -1;
             r = d->requests;
-            r[k].rejected_on = LK_NO_DATE;
+            r[k].rejected_on = JTM_NO_DATE;
             nr++;
         }
         r[k].request = e;
     }
     for (size_t i = 0; i < n; i++) {
-        const lk_event *e = &ev[i];
-        if (e->feed != LK_FEED_SOJ || e->type != LK_T_ANSWER || !e->reference || !is(e->answer, "1"))
+        const jtm_event *e = &ev[i];
+        if (e->feed != JTM_EV_FEED_SOJ || e->type != JTM_EV_T_ANSWER || !e->reference || !is(e->answer, "1"))
             continue;
         for (size_t k = 0; k < nr; k++)
             if (strcmp(r[k].request->reference, e->reference) == 0)
@@ -302,11 +259,11 @@ static int build_requests(lk_derived *d, const lk_event *ev, size_t n, size_t *n
 
 static lk_episode *new_episode(lk_derived *d)
 {
-    if (reserve((void **)&d->episodes, &d->cap_episodes, d->n_episodes + 1, sizeof *d->episodes) != 0)
+    if (lk_grow((void **)&d->episodes, &d->cap_episodes, d->n_episodes + 1, sizeof *d->episodes) != 0)
         return NULL;
     lk_episode *e = &d->episodes[d->n_episodes++];
     memset(e, 0, sizeof *e);
-    e->requested_on = e->allocated_on = e->started_on = e->ended_on = e->rejected_on = LK_NO_DATE;
+    e->requested_on = e->allocated_on = e->started_on = e->ended_on = e->rejected_on = JTM_NO_DATE;
     return e;
 }
 
@@ -318,7 +275,7 @@ static int build_episodes(lk_derived *d, size_t ngroups, size_t nreq)
     const req_row *r = d->requests;
     for (size_t k = 0; k < ngroups; k++) {
         const alc_group *a = &g[k];
-        const lk_event *req = NULL;
+        const jtm_event *req = NULL;
         for (size_t j = 0; a->reference && j < nreq && !req; j++)
             if (strcmp(r[j].request->reference, a->reference) == 0)
                 req = r[j].request;
@@ -335,16 +292,16 @@ static int build_episodes(lk_derived *d, size_t ngroups, size_t nreq)
         e->category = cat ? cat : req ? req->category : NULL;
         e->provider_agb = a->provider_agb ? a->provider_agb : req ? req->provider_agb : NULL;
         e->referrer = req ? req->referrer : NULL;
-        e->requested_on = req ? req->occurred_on : LK_NO_DATE;
+        e->requested_on = req ? req->occurred_on : JTM_NO_DATE;
         e->allocated_on = a->allocated_on;
-        e->started_on = a->start_min != LK_NO_DATE ? a->start_min : a->stop_start_min;
-        e->ended_on = a->latest_stop ? a->latest_stop->end_date : LK_NO_DATE;
+        e->started_on = a->start_min != JTM_NO_DATE ? a->start_min : a->stop_start_min;
+        e->ended_on = a->latest_stop ? a->latest_stop->end_date : JTM_NO_DATE;
         e->end_reason = a->latest_stop ? a->latest_stop->end_reason : NULL;
         e->has_invoiced = true;
         e->invoiced_cents = (int64_t)a->invoiced;
     }
     for (size_t j = 0; j < nreq; j++) {
-        const lk_event *req = r[j].request;
+        const jtm_event *req = r[j].request;
         bool allocated = false;
         for (size_t k = 0; k < ngroups && !allocated; k++)
             allocated = g[k].reference && strcmp(g[k].reference, req->reference) == 0;
@@ -358,47 +315,47 @@ static int build_episodes(lk_derived *d, size_t ngroups, size_t nreq)
         e->provider_agb = req->provider_agb;
         e->referrer = req->referrer;
         e->requested_on = req->occurred_on;
-        e->rejected = r[j].rejected_on != LK_NO_DATE;
+        e->rejected = r[j].rejected_on != JTM_NO_DATE;
         e->rejected_on = r[j].rejected_on;
     }
     return 0;
 }
 
-static bool is_jgz_stage(const lk_event *e)
+static bool is_jgz_stage(const jtm_event *e)
 {
-    return e->feed == LK_FEED_JGZ &&
-           (e->type == LK_T_SIGNAL || e->type == LK_T_REFERRAL || e->type == LK_T_MAZL ||
-            (e->type == LK_T_CONTACT && is(e->outcome, "verwijzing")));
+    return e->feed == JTM_EV_FEED_JGZ &&
+           (e->type == JTM_EV_T_SIGNAL || e->type == JTM_EV_T_REFERRAL || e->type == JTM_EV_T_MAZL ||
+            (e->type == JTM_EV_T_CONTACT && is(e->outcome, "verwijzing")));
 }
 
 /* stage, staged, paths, rep: the path of stage events in date order with equal neighbours
  * merged, the first signal and care dates, started episodes, repeat care. */
-static int build_route(lk_derived *d, const lk_event *ev, size_t n)
+static int build_route(lk_derived *d, const jtm_event *ev, size_t n)
 {
     lk_route *rt = &d->route;
     size_t ns = 0;
     for (size_t i = 0; i < n; i++)
-        ns += is_jgz_stage(&ev[i]) || (ev[i].feed == LK_FEED_VERZUIM && ev[i].type == LK_T_MELDING);
+        ns += is_jgz_stage(&ev[i]) || (ev[i].feed == JTM_EV_FEED_VERZUIM && ev[i].type == JTM_EV_T_MELDING);
     for (size_t k = 0; k < d->n_episodes; k++)
-        ns += d->episodes[k].started_on != LK_NO_DATE;
-    if (reserve(&d->stages, &d->cap_stages, ns, sizeof(stage_row)) != 0)
+        ns += d->episodes[k].started_on != JTM_NO_DATE;
+    if (lk_grow(&d->stages, &d->cap_stages, ns, sizeof(stage_row)) != 0)
         return -1;
     stage_row *s = d->stages;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (is_jgz_stage(&ev[i]))
             s[m++] = (stage_row){ev[i].occurred_on, 1, "JGZ"};
-        else if (ev[i].feed == LK_FEED_VERZUIM && ev[i].type == LK_T_MELDING)
+        else if (ev[i].feed == JTM_EV_FEED_VERZUIM && ev[i].type == JTM_EV_T_MELDING)
             s[m++] = (stage_row){ev[i].occurred_on, 2, "VERZUIM"};
     }
     for (size_t k = 0; k < d->n_episodes; k++)
-        if (d->episodes[k].started_on != LK_NO_DATE)
+        if (d->episodes[k].started_on != JTM_NO_DATE)
             s[m++] = (stage_row){d->episodes[k].started_on, 3, lk_care_level(d->episodes[k].category)};
     if (m > 1)
         qsort(s, m, sizeof *s, stage_order);
 
     rt->path = NULL;
-    rt->first_signal_on = rt->first_care_on = LK_NO_DATE;
+    rt->first_signal_on = rt->first_care_on = JTM_NO_DATE;
     rt->episodes = 0;
     size_t len = 0;
     for (size_t i = 0; i < m; i++) {
@@ -411,7 +368,7 @@ static int build_route(lk_derived *d, const lk_event *ev, size_t n)
         if (i > 0 && strcmp(s[i].stage, s[i - 1].stage) == 0)
             continue;
         size_t add = strlen(s[i].stage) + 1;
-        if (reserve((void **)&d->path_buf, &d->path_cap, len + add + 1, 1) != 0)
+        if (lk_grow((void **)&d->path_buf, &d->path_cap, len + add + 1, 1) != 0)
             return -1;
         if (len > 0)
             d->path_buf[len++] = '>';
@@ -425,12 +382,12 @@ static int build_route(lk_derived *d, const lk_event *ev, size_t n)
     rt->repeat_care = false;
     for (size_t a = 0; a < d->n_episodes && !rt->repeat_care; a++) {
         int32_t end = d->episodes[a].ended_on;
-        if (end == LK_NO_DATE)
+        if (end == JTM_NO_DATE)
             continue;
         int32_t limit = plus_years(end, 5);
         for (size_t b = 0; b < d->n_episodes && !rt->repeat_care; b++) {
             int32_t start = d->episodes[b].started_on;
-            rt->repeat_care = start != LK_NO_DATE && start > end && start <= limit;
+            rt->repeat_care = start != JTM_NO_DATE && start > end && start <= limit;
         }
     }
     return 0;
@@ -438,21 +395,21 @@ static int build_route(lk_derived *d, const lk_event *ev, size_t n)
 
 static lk_fact *new_fact(lk_derived *d)
 {
-    if (reserve((void **)&d->facts, &d->cap_facts, d->n_facts + 1, sizeof *d->facts) != 0)
+    if (lk_grow((void **)&d->facts, &d->cap_facts, d->n_facts + 1, sizeof *d->facts) != 0)
         return NULL;
     return &d->facts[d->n_facts++];
 }
 
 /* The population facts: JGZ and absence months (DISTINCT over gemeente and month), one per started
  * episode. */
-static int build_facts(lk_derived *d, const lk_event *ev, size_t n)
+static int build_facts(lk_derived *d, const jtm_event *ev, size_t n)
 {
     for (int kind = LK_FACT_JGZ; kind <= LK_FACT_ABSENCE; kind++) {
         size_t first = d->n_facts;
         for (size_t i = 0; i < n; i++) {
-            const lk_event *e = &ev[i];
-            bool counts = kind == LK_FACT_JGZ ? e->feed == LK_FEED_JGZ
-                                              : e->feed == LK_FEED_VERZUIM && e->type == LK_T_MELDING;
+            const jtm_event *e = &ev[i];
+            bool counts = kind == LK_FACT_JGZ ? e->feed == JTM_EV_FEED_JGZ
+                                              : e->feed == JTM_EV_FEED_VERZUIM && e->type == JTM_EV_T_MELDING;
             if (!counts)
                 continue;
             lk_fact *f = new_fact(d);
@@ -472,19 +429,19 @@ static int build_facts(lk_derived *d, const lk_event *ev, size_t n)
     }
     for (size_t k = 0; k < d->n_episodes; k++) {
         const lk_episode *e = &d->episodes[k];
-        if (e->started_on == LK_NO_DATE)
+        if (e->started_on == JTM_NO_DATE)
             continue;
         lk_fact *f = new_fact(d);
         if (!f)
             return -1;
         *f = (lk_fact){LK_FACT_CARE, e->gemeente, month_start(e->started_on),
-                       e->ended_on == LK_NO_DATE ? LK_NO_DATE : month_start(e->ended_on),
+                       e->ended_on == JTM_NO_DATE ? JTM_NO_DATE : month_start(e->ended_on),
                        is(e->category, "43") || is(e->category, "44")};
     }
     return 0;
 }
 
-int lk_derive_child(lk_derived *d, lk_event *ev, size_t n)
+int lk_derive_child(lk_derived *d, jtm_event *ev, size_t n)
 {
     d->n_episodes = 0;
     d->n_facts = 0;

@@ -22,6 +22,7 @@
 
 #include "copytext.h"
 #include "eventlog.h"
+#include "grow.h"
 #include "linker.h"
 #include "log.h"
 #include "pg.h"
@@ -123,21 +124,6 @@ void lk_direct_reset(lk_direct *d)
     d->soj = false;
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t sz)
-{
-    if (n <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(*p, c * sz);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* --- a set of 16-byte keys (hashes of 32 hex digits) with open addressing --------------------- */
 
 static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
@@ -217,7 +203,7 @@ bool lk_direct_full(const lk_direct *d) { return d->n_held >= LK_CHUNK_MESSAGES 
 
 int lk_direct_hold(lk_direct *d, const lk_item *it)
 {
-    if (grow((void **)&d->held, &d->cap_held, d->n_held + 1, sizeof *d->held) != 0)
+    if (lk_grow((void **)&d->held, &d->cap_held, d->n_held + 1, sizeof *d->held) != 0)
         return -1;
     struct lk_held *h = &d->held[d->n_held];
     memset(h, 0, sizeof *h);
@@ -241,7 +227,7 @@ int lk_direct_hold(lk_direct *d, const lk_item *it)
         h->gemeente = e->gemeente.s ? arena_put(d, e->gemeente.s, e->gemeente.n) : 0;
         h->status = e->status;
         h->entry = d->arena.len;
-        lk_eventlog_append(&d->arena, it->event);
+        jtm_eventlog_append(&d->arena, it->event);
         h->entry_len = d->arena.len - h->entry;
     }
     h->route = HELD_SLOW;
@@ -260,7 +246,7 @@ static struct lk_pos *position(lk_direct *d, int topic, int32_t partition)
             d->last_pos = i;
             return &d->pos[i];
         }
-    if (grow((void **)&d->pos, &d->cap_pos, d->n_pos + 1, sizeof *d->pos) != 0)
+    if (lk_grow((void **)&d->pos, &d->cap_pos, d->n_pos + 1, sizeof *d->pos) != 0)
         return NULL;
     d->pos[d->n_pos] = (struct lk_pos){topic, partition, false, -1, -1};
     d->last_pos = d->n_pos;
@@ -348,7 +334,7 @@ static int order_by_event(const void *a, const void *b, void *arg)
 static int probe(lk_direct *d, PGconn *conn, size_t ncand)
 {
     lists_clear(d);
-    if (grow((void **)&d->order, &d->cap_order, ncand, sizeof *d->order) != 0)
+    if (lk_grow((void **)&d->order, &d->cap_order, ncand, sizeof *d->order) != 0)
         return -1;
     size_t m = 0;
     for (size_t i = 0; i < d->n_held; i++)
@@ -462,7 +448,7 @@ static void lk_copy_linker_in_row(sbuf *b, const char *topic, int32_t partition,
  * event's first version is no event of the child), and the gemeenten of its SOJ events. */
 static int note_direct(lk_direct *d, const struct lk_held *h)
 {
-    if (grow((void **)&d->news, &d->cap_news, d->n_news + 1, sizeof *d->news) != 0)
+    if (lk_grow((void **)&d->news, &d->cap_news, d->n_news + 1, sizeof *d->news) != 0)
         return -1;
     lk_new *nw = &d->news[d->n_news++];
     snprintf(nw->pid, sizeof nw->pid, "%s", at(d, h->pid));

@@ -66,7 +66,7 @@ typedef struct lk_item {
     size_t len;
     char *reject;            /* reason when the message is dead-lettered, else NULL (the caller owns it) */
     const lk_envelope *env;  /* validated: may be loaded directly (direct.c); NULL: through the upsert */
-    const lk_event *event;   /* with env: the event it is stored as (eventlog.h's lk_event_from_doc) */
+    const jtm_event *event;   /* with env: the event it is stored as (eventlog.h's jtm_event_from_doc) */
 } lk_item;
 
 /* What one batch's derivation did (recompute.c). */
@@ -119,7 +119,7 @@ struct lk_stored;
 struct lk_child;
 typedef struct lk_recompute {
     lk_derived dv;
-    lk_event *ev; /* one child's events */
+    jtm_event *ev; /* one child's events */
     size_t cap_ev;
     struct lk_row_ref *refs;
     size_t cap_refs;

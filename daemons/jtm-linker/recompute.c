@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "eventlog.h"
+#include "grow.h"
 #include "linker.h"
 #include "pg.h"
 #include "rows.h"
@@ -32,7 +33,7 @@
 static const char SQL_TOUCHED[] = "SELECT DISTINCT pid FROM linker_touched";
 static const char SQL_LOCK[] = "SELECT pid, events, episodes, waiting, route, facts FROM ops.linker_child "
                                "WHERE pid = ANY ($1::text[]) ORDER BY pid FOR UPDATE";
-/* The columns derive.h's lk_event holds, in this order (see fill_event). */
+/* The columns derive.h's jtm_event holds, in this order (see fill_event). */
 static const char SQL_EVENTS[] =
     "SELECT pid, feed, type, occurred_on, recorded_at, event_id, gemeente, f_reference, f_allocation_no, "
     "f_provider_agb, f_category, f_referrer, f_answer, f_outcome, f_allocated_on::date, f_start_date::date, "
@@ -173,14 +174,14 @@ static const char *text_or_null(const PGresult *r, int row, int col)
 
 static int32_t date_or_null(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? LK_NO_DATE : be32(PQgetvalue(r, row, col)) + PG_EPOCH_DAYS;
+    return PQgetisnull(r, row, col) ? JTM_NO_DATE : be32(PQgetvalue(r, row, col)) + PG_EPOCH_DAYS;
 }
 
-/* One row of SQL_EVENTS (binary format) as an lk_event; strings point into r. */
-static void fill_event(lk_event *e, const PGresult *r, int row)
+/* One row of SQL_EVENTS (binary format) as an jtm_event; strings point into r. */
+static void fill_event(jtm_event *e, const PGresult *r, int row)
 {
-    e->feed = lk_feed_code(PQgetvalue(r, row, 1));
-    e->type = lk_type_code(PQgetvalue(r, row, 2));
+    e->feed = jtm_event_feed_code(PQgetvalue(r, row, 1));
+    e->type = jtm_event_type_code(PQgetvalue(r, row, 2));
     e->occurred_on = be32(PQgetvalue(r, row, 3)) + PG_EPOCH_DAYS;
     e->recorded_at = be64(PQgetvalue(r, row, 4));
     e->event_id = PQgetvalue(r, row, 5);
@@ -200,21 +201,6 @@ static void fill_event(lk_event *e, const PGresult *r, int row)
     e->amount_cents = e->has_amount ? be64(PQgetvalue(r, row, 18)) : 0;
     e->debit_credit = text_or_null(r, row, 19);
     e->birth_ym = text_or_null(r, row, 20);
-}
-
-static int grow(void **p, size_t *cap, size_t n, size_t sz)
-{
-    if (n <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(*p, c * sz);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
 }
 
 static int exec_prepared(lk_recompute *rc, PGconn *conn, const char *stmt, int n, const char *const *values,
@@ -247,9 +233,9 @@ static int derive_one(lk_recompute *rc, const char *pid, size_t n, const struct 
         return fail_msg(rc, "derivation failed (out of memory, or an invoiced sum beyond bigint)");
     /* the log after the derivation: its events in the derivation's order, so one set of events
      * always gives the same bytes */
-    lk_eventlog_begin(&rc->log);
+    jtm_eventlog_begin(&rc->log);
     for (size_t i = 0; i < n; i++)
-        lk_eventlog_append(&rc->log, &rc->ev[i]);
+        jtm_eventlog_append(&rc->log, &rc->ev[i]);
     bool save = !stored->row || !stored->log || stored->log_len != rc->log.len ||
                 memcmp(stored->log, rc->log.s, rc->log.len) != 0;
     bool rows = false;
@@ -343,7 +329,7 @@ static int by_pid(const void *key, const void *elem)
 /* What ops.linker_child holds of each of the chunk's children (r: SQL_LOCK's rows). */
 static int read_stored(lk_recompute *rc, const PGresult *r, const struct lk_child *ch, size_t n)
 {
-    if (grow((void **)&rc->stored, &rc->cap_stored, n, sizeof *rc->stored) != 0)
+    if (lk_grow((void **)&rc->stored, &rc->cap_stored, n, sizeof *rc->stored) != 0)
         return fail_msg(rc, "out of memory");
     memset(rc->stored, 0, n * sizeof *rc->stored);
     for (int row = 0; row < PQntuples(r); row++) {
@@ -372,12 +358,12 @@ static int read_stored(lk_recompute *rc, const PGresult *r, const struct lk_chil
 /* A child is rebuilt from staging.event when the upsert touched it or its log cannot be used. */
 static bool needs_rebuild(const struct lk_child *c, const struct lk_stored *s)
 {
-    return c->slow || (s->row && (!s->log || s->log_len == 0 || s->log[0] != LK_EVENTLOG_VERSION));
+    return c->slow || (s->row && (!s->log || s->log_len == 0 || s->log[0] != JTM_EVENTLOG_VERSION));
 }
 
 static int room_for(lk_recompute *rc, size_t n)
 {
-    return grow((void **)&rc->ev, &rc->cap_ev, n + 1, sizeof *rc->ev);
+    return lk_grow((void **)&rc->ev, &rc->cap_ev, n + 1, sizeof *rc->ev);
 }
 
 /* One chunk: ch sorted by pid, n <= LK_CHUNK. */
@@ -407,7 +393,7 @@ static int run_chunk(lk_recompute *rc, PGconn *conn, const struct lk_child *ch, 
     st->read_ms += now_ms() - t0;
     st->children_rebuilt += (long)nrebuild;
     st->events_read += nrows;
-    if (grow((void **)&rc->refs, &rc->cap_refs, (size_t)nrows + 1, sizeof *rc->refs) != 0) {
+    if (lk_grow((void **)&rc->refs, &rc->cap_refs, (size_t)nrows + 1, sizeof *rc->refs) != 0) {
         fail_msg(rc, "out of memory");
         goto out;
     }
@@ -437,14 +423,14 @@ static int run_chunk(lk_recompute *rc, PGconn *conn, const struct lk_child *ch, 
             for (size_t j = 0; j < ch[i].count; j++)
                 bytes += news[ch[i].first + j].len;
             sb_clear(&rc->hex);
-            sb_reserve(&rc->hex, lk_eventlog_hex_room(bytes));
-            if ((s->log && lk_eventlog_decode(s->log, s->log_len, &rc->ev, &m, &rc->cap_ev, &rc->hex) != 0)) {
+            sb_reserve(&rc->hex, jtm_eventlog_hex_room(bytes));
+            if ((s->log && jtm_eventlog_decode(s->log, s->log_len, &rc->ev, &m, &rc->cap_ev, &rc->hex) != 0)) {
                 fail_msg(rc, "a child's event log does not decode");
                 goto out;
             }
             for (size_t j = 0; j < ch[i].count; j++) {
                 const lk_new *nw = &news[ch[i].first + j];
-                if (lk_eventlog_decode_entries((const unsigned char *)entries + nw->off, nw->len, &rc->ev, &m,
+                if (jtm_eventlog_decode_entries((const unsigned char *)entries + nw->off, nw->len, &rc->ev, &m,
                                                &rc->cap_ev, &rc->hex) != 0) {
                     fail_msg(rc, "a new event does not decode");
                     goto out;
@@ -478,7 +464,7 @@ int lk_recompute_run(lk_recompute *rc, PGconn *conn, const lk_new *news, size_t 
     if (PQresultStatus(touched) != PGRES_TUPLES_OK)
         return fail(rc, conn, touched);
     size_t nt = (size_t)PQntuples(touched), n = 0;
-    if (grow((void **)&rc->children, &rc->cap_children, nt + n_news + 1, sizeof *rc->children) != 0) {
+    if (lk_grow((void **)&rc->children, &rc->cap_children, nt + n_news + 1, sizeof *rc->children) != 0) {
         PQclear(touched);
         return fail_msg(rc, "out of memory");
     }

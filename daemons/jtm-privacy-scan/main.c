@@ -1,6 +1,7 @@
 /* jtm-privacy-scan: proves that nothing identifying got past the edge (docs/access.md, Privacy
  * scan). Scans every row of every table of the warehouse (all schemas, each column as text, bytea
- * unescaped), and any files given (daemon logs, topic dumps made by ops/privacy-scan.sh), for
+ * unescaped; the binary columns of ops.linker_child as hex, and its event logs decoded, every
+ * event's fields as text), and any files given (daemon logs, topic dumps made by ops/privacy-scan.sh), for
  * citizen numbers, postcodes, and the birth dates and names of the raw input files given with
  * --raw. Prints one line per finding with a redacted hint (never the value) and exits 1 when
  * anything was found.
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "date.h"
+#include "eventlog.h"
 #include "log.h"
 #include "pg.h"
 #include "scan.h"
@@ -49,11 +52,15 @@ static void usage(FILE *out)
 }
 
 /* The SELECT of every table and populated materialized view (partitions as their leaves), each
- * row as one line of text: catalog names quoted with %I on the server, no input from outside. */
+ * row as one line of text: catalog names quoted with %I on the server, no input from outside.
+ * bytea is unescaped (dead letters keep messages as bytes), except in ops.linker_child, whose
+ * bytea are binary (digests, and event logs that scan_event_logs decodes): unescaped, their bytes
+ * read as octal escapes next to letters, and a random \247 before "3AB" is a postcode. */
 static const char *tables_sql =
     "SELECT format('%I.%I', n.nspname, c.relname),"
     "       format('SELECT concat_ws(%L, %s) FROM ONLY %I.%I', E'\\t',"
-    "              string_agg(CASE WHEN a.atttypid = 'bytea'::regtype THEN format('encode(%I, %L)', a.attname, 'escape')"
+    "              string_agg(CASE WHEN a.atttypid = 'bytea'::regtype THEN format('encode(%I, %L)', a.attname,"
+    "                                  CASE WHEN (n.nspname, c.relname) = ('ops', 'linker_child') THEN 'hex' ELSE 'escape' END)"
     "                              ELSE format('%I::text', a.attname) END, ', ' ORDER BY a.attnum),"
     "              n.nspname, c.relname)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -61,6 +68,85 @@ static const char *tables_sql =
     " WHERE c.relkind IN ('r', 'm') AND c.relispopulated"
     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
     " GROUP BY n.nspname, c.relname ORDER BY 1";
+
+static void put_field(sbuf *b, const char *v)
+{
+    sb_putc(b, '\t');
+    if (v)
+        sb_puts(b, v);
+}
+
+static void put_date(sbuf *b, int32_t days)
+{
+    char d[11] = "";
+    if (days != JTM_NO_DATE)
+        jtm_date_format(jtm_date_from_days(days), d);
+    put_field(b, d);
+}
+
+/* Every event of every child's log in ops.linker_child (common/eventlog.h), one line each: the
+ * strings and dates it holds, as text. */
+static int scan_event_logs(PGconn *conn, jtm_scan *s, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(conn, "SELECT to_regclass('ops.linker_child') IS NOT NULL");
+    bool have = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!have)
+        return 0;
+    if (jtm_pg_exec(conn, "DECLARE logs NO SCROLL CURSOR FOR SELECT events FROM ops.linker_child WHERE events IS NOT NULL",
+                    err, errlen) != 0)
+        return -1;
+    jtm_event *ev = NULL;
+    size_t cap = 0;
+    sbuf hex = {0}, line = {0};
+    long row = 1;
+    int rc = 0;
+    for (;;) {
+        r = PQexecParams(conn, "FETCH 2000 FROM logs", 0, NULL, NULL, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            jtm_pg_result_error(conn, r, err, errlen);
+            PQclear(r);
+            rc = -1;
+            break;
+        }
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows; i++, row++) {
+            const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, 0);
+            size_t len = (size_t)PQgetlength(r, i, 0), n = 0;
+            sb_clear(&hex);
+            sb_reserve(&hex, jtm_eventlog_hex_room(len));
+            if (jtm_eventlog_decode(p, len, &ev, &n, &cap, &hex) != 0) {
+                /* not a log this scanner can read: scan its bytes rather than nothing */
+                jtm_scan_text(s, "table:ops.linker_child.events", row, (const char *)p, len);
+                continue;
+            }
+            for (size_t k = 0; k < n; k++) {
+                const jtm_event *e = &ev[k];
+                sb_clear(&line);
+                sb_puts(&line, e->event_id);
+                const char *fields[] = {e->gemeente, e->reference, e->allocation_no, e->provider_agb,
+                                        e->category, e->referrer, e->answer, e->outcome,
+                                        e->end_reason, e->debit_credit, e->birth_ym};
+                for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
+                    put_field(&line, fields[f]);
+                put_date(&line, e->occurred_on);
+                put_date(&line, e->allocated_on);
+                put_date(&line, e->start_date);
+                put_date(&line, e->end_date);
+                if (e->has_amount)
+                    sb_printf(&line, "\t%lld", (long long)e->amount_cents);
+                jtm_scan_text(s, "table:ops.linker_child.events", row, line.s, line.len);
+            }
+        }
+        PQclear(r);
+        if (rows == 0)
+            break;
+    }
+    free(ev);
+    sb_free(&hex);
+    sb_free(&line);
+    return rc;
+}
 
 static int scan_database(PGconn *conn, jtm_scan *s, long *tables, char *err, size_t errlen)
 {
@@ -111,6 +197,8 @@ static int scan_database(PGconn *conn, jtm_scan *s, long *tables, char *err, siz
         (*tables)++;
     }
     PQclear(list);
+    if (rc == 0 && jtm_run)
+        rc = scan_event_logs(conn, s, err, errlen);
     char ignore[128];
     jtm_pg_exec(conn, "ROLLBACK", ignore, sizeof ignore);
     return rc;

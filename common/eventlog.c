@@ -5,6 +5,36 @@
 
 #include "date.h"
 
+static bool is(const char *s, const char *lit) { return s && strcmp(s, lit) == 0; }
+
+int jtm_event_feed_code(const char *s)
+{
+    if (is(s, "soj"))
+        return JTM_EV_FEED_SOJ;
+    if (is(s, "jgz"))
+        return JTM_EV_FEED_JGZ;
+    if (is(s, "verzuim"))
+        return JTM_EV_FEED_VERZUIM;
+    return JTM_EV_FEED_OTHER;
+}
+
+int jtm_event_type_code(const char *s)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } types[] = {
+        {"invoice", JTM_EV_T_INVOICE}, {"contact", JTM_EV_T_CONTACT},       {"allocation", JTM_EV_T_ALLOCATION},
+        {"start", JTM_EV_T_START},     {"request", JTM_EV_T_REQUEST},       {"stop", JTM_EV_T_STOP},
+        {"signal", JTM_EV_T_SIGNAL},   {"melding", JTM_EV_T_MELDING},       {"referral", JTM_EV_T_REFERRAL},
+        {"answer", JTM_EV_T_ANSWER},   {"mazl", JTM_EV_T_MAZL},
+    };
+    for (size_t i = 0; s && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(s, types[i].name) == 0)
+            return types[i].code;
+    return JTM_EV_T_OTHER;
+}
+
 /* The strings of an entry, in this order; bit 2i of the mask: present, bit 2i+1: packed hex. */
 enum {
     S_EVENT_ID,
@@ -26,7 +56,7 @@ enum {
 #define PG_EPOCH_DAYS 10957 /* 2000-01-01 in days since 1970-01-01 */
 #define USEC_PER_DAY 86400000000LL
 
-static const char **string_slot(lk_event *e, int i)
+static const char **string_slot(jtm_event *e, int i)
 {
     switch (i) {
     case S_EVENT_ID: return &e->event_id;
@@ -72,15 +102,15 @@ static uint64_t get_le(const unsigned char *p, int bytes)
     return v;
 }
 
-void lk_eventlog_begin(sbuf *b)
+void jtm_eventlog_begin(sbuf *b)
 {
     sb_clear(b);
-    sb_putc(b, LK_EVENTLOG_VERSION);
+    sb_putc(b, JTM_EVENTLOG_VERSION);
 }
 
-void lk_eventlog_append(sbuf *b, const lk_event *e)
+void jtm_eventlog_append(sbuf *b, const jtm_event *e)
 {
-    lk_event copy = *e;
+    jtm_event copy = *e;
     uint32_t mask = e->has_amount ? M_AMOUNT : 0;
     for (int i = 0; i < S_COUNT; i++) {
         const char *s = *string_slot(&copy, i);
@@ -122,30 +152,30 @@ void lk_eventlog_append(sbuf *b, const lk_event *e)
     }
 }
 
-int lk_eventlog_decode(const unsigned char *p, size_t len, lk_event **ev, size_t *n, size_t *cap, sbuf *hex)
+int jtm_eventlog_decode(const unsigned char *p, size_t len, jtm_event **ev, size_t *n, size_t *cap, sbuf *hex)
 {
-    if (len == 0 || p[0] != LK_EVENTLOG_VERSION)
+    if (len == 0 || p[0] != JTM_EVENTLOG_VERSION)
         return -1;
-    return lk_eventlog_decode_entries(p + 1, len - 1, ev, n, cap, hex);
+    return jtm_eventlog_decode_entries(p + 1, len - 1, ev, n, cap, hex);
 }
 
-int lk_eventlog_decode_entries(const unsigned char *p, size_t len, lk_event **ev, size_t *n, size_t *cap, sbuf *hex)
+int jtm_eventlog_decode_entries(const unsigned char *p, size_t len, jtm_event **ev, size_t *n, size_t *cap, sbuf *hex)
 {
     static const char digits[] = "0123456789abcdef";
-    /* the caller reserved room in hex (lk_eventlog_hex_room): pointers into it must not move */
+    /* the caller reserved room in hex (jtm_eventlog_hex_room): pointers into it must not move */
     const unsigned char *q = p, *end = p + len;
     while (q < end) {
         if (end - q < 30)
             return -1;
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 64;
-            lk_event *g = realloc(*ev, c * sizeof *g);
+            jtm_event *g = realloc(*ev, c * sizeof *g);
             if (!g)
                 return -1;
             *ev = g;
             *cap = c;
         }
-        lk_event *e = &(*ev)[*n];
+        jtm_event *e = &(*ev)[*n];
         memset(e, 0, sizeof *e);
         e->feed = q[0];
         e->type = q[1];
@@ -205,7 +235,7 @@ int lk_eventlog_decode_entries(const unsigned char *p, size_t len, lk_event **ev
     return 0;
 }
 
-size_t lk_eventlog_hex_room(size_t len) { return len * 33 / 16 + 64; }
+size_t jtm_eventlog_hex_room(size_t len) { return len * 33 / 16 + 64; }
 
 /* --- from a validated message ------------------------------------------------------------------- */
 
@@ -230,12 +260,12 @@ static int32_t days_of(const jtm_jdoc *d, const char *key, bool *ok)
 {
     uint32_t i = jtm_jdoc_getz(d, 0, key);
     if (!i || jtm_jdoc_node(d, i)->type == JTM_J_NULL)
-        return LK_NO_DATE;
+        return JTM_NO_DATE;
     const jtm_jnode *n = jtm_jdoc_node(d, i);
     jtm_date date;
     if (n->type != JTM_J_STRING || jtm_date_parse(n->v.str.s, n->v.str.n, &date) != 0) {
         *ok = false;
-        return LK_NO_DATE;
+        return JTM_NO_DATE;
     }
     return (int32_t)jtm_date_to_days(date);
 }
@@ -273,7 +303,7 @@ static bool instant_of(const char *s, size_t len, int64_t *out)
     return true;
 }
 
-bool lk_event_from_doc(const jtm_jdoc *d, lk_event *e, sbuf *scratch)
+bool jtm_event_from_doc(const jtm_jdoc *d, jtm_event *e, sbuf *scratch)
 {
     memset(e, 0, sizeof *e);
     sb_clear(scratch);
@@ -311,20 +341,20 @@ bool lk_event_from_doc(const jtm_jdoc *d, lk_event *e, sbuf *scratch)
         return false;
     memcpy(name, feed->v.str.s, feed->v.str.n);
     name[feed->v.str.n] = '\0';
-    e->feed = lk_feed_code(name);
+    e->feed = jtm_event_feed_code(name);
     if (type->v.str.n >= sizeof name)
-        e->type = LK_T_OTHER;
+        e->type = JTM_EV_T_OTHER;
     else {
         memcpy(name, type->v.str.s, type->v.str.n);
         name[type->v.str.n] = '\0';
-        e->type = lk_type_code(name);
+        e->type = jtm_event_type_code(name);
     }
     bool ok = true;
     e->occurred_on = days_of(d, "occurred_on", &ok);
     e->allocated_on = days_of(d, "allocated_on", &ok);
     e->start_date = days_of(d, "start_date", &ok);
     e->end_date = days_of(d, "end_date", &ok);
-    if (!ok || e->occurred_on == LK_NO_DATE)
+    if (!ok || e->occurred_on == JTM_NO_DATE)
         return false;
     const jtm_jnode *rec = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "recorded_at"));
     if (rec->type != JTM_J_STRING || !instant_of(rec->v.str.s, rec->v.str.n, &e->recorded_at))
