@@ -62,7 +62,7 @@ typedef struct lk_shared {
     atomic_int exit_code;   /* JTM_EXIT_OK unless a worker failed */
     jtm_metrics *m;
     jtm_counter *consumed, *loaded, *duplicates, *skipped, *dead, *batches, *children, *reconnects,
-        *consumer_errors, *notifies;
+        *consumer_errors, *notifies, *direct, *direct_refused, *rebuilt, *rows_written, *sql_fallbacks;
     jtm_histogram *batch_ms;
     jtm_gauge *last_batch_ms;
     jtm_gauge *g_pg_up;
@@ -274,6 +274,16 @@ static void metrics_init(lk_shared *s)
                                         "re-seeks to the stored positions (after PostgreSQL failures)", NULL);
     s->consumer_errors = jtm_metrics_counter(s->m, "jtm_linker_consumer_errors_total", "Kafka consumer errors", NULL);
     s->notifies = jtm_metrics_counter(s->m, "jtm_linker_notifies_total", "batches that notified jtm_waiting_list", NULL);
+    s->direct = jtm_metrics_counter(s->m, "jtm_linker_loaded_direct_total",
+                                    "of loaded: new events COPYed straight into staging.event", NULL);
+    s->direct_refused = jtm_metrics_counter(s->m, "jtm_linker_direct_refused_total",
+                                            "chunks whose new events PostgreSQL refused (they took the upsert)", NULL);
+    s->rebuilt = jtm_metrics_counter(s->m, "jtm_linker_children_rebuilt_total",
+                                     "of children: rebuilt from staging.event instead of from their event log", NULL);
+    s->rows_written = jtm_metrics_counter(s->m, "jtm_linker_derived_rows_written_total",
+                                          "rows written to the derived wh tables", NULL);
+    s->sql_fallbacks = jtm_metrics_counter(s->m, "jtm_linker_sql_fallbacks_total",
+                                           "batches derived by the SQL rules after the linker's derivation failed", NULL);
     s->last_batch_ms = jtm_metrics_gauge(s->m, "jtm_linker_batch_ms", "duration of the last batch transaction", NULL);
     s->g_pg_up = jtm_metrics_gauge(s->m, "jtm_linker_pg_up", "1 while every worker is connected to PostgreSQL", NULL);
     s->g_workers_up = jtm_metrics_gauge(s->m, "jtm_linker_workers_connected", "workers connected to PostgreSQL", NULL);
@@ -411,16 +421,22 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         jtm_counter_add(sh->children, (uint64_t)st.children);
         jtm_counter_add(sh->batches, 1);
         jtm_counter_add(sh->notifies, st.notified ? 1 : 0);
+        jtm_counter_add(sh->direct, (uint64_t)st.direct);
+        jtm_counter_add(sh->direct_refused, (uint64_t)st.direct_fallbacks);
+        jtm_counter_add(sh->rebuilt, (uint64_t)st.derive.children_rebuilt);
+        jtm_counter_add(sh->rows_written, (uint64_t)st.derive.rows_written);
+        jtm_counter_add(sh->sql_fallbacks, st.derived_in_sql ? 1 : 0);
         jtm_gauge_set(sh->last_batch_ms, (double)ms);
         jtm_histogram_observe(sh->batch_ms, (double)ms);
         if (st.dead_lettered > 0)
             log_warn("dead_lettered", "worker=%d messages=%ld", s->id, st.dead_lettered);
         log_debug("batch_committed",
                   "worker=%d messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld apply_ms=%ld "
-                  "derive_ms=%ld read_ms=%ld write_ms=%ld events_read=%ld children_rewritten=%ld rows_written=%ld",
+                  "derive_ms=%ld read_ms=%ld write_ms=%ld direct=%ld rebuilt=%ld events_read=%ld events_logged=%ld "
+                  "children_rewritten=%ld rows_written=%ld",
                   s->id, n, st.loaded, st.duplicates, st.skipped, st.children, ms, st.apply_ms, st.derive_ms,
-                  st.derive.read_ms, st.derive.write_ms, st.derive.events_read, st.derive.children_rewritten,
-                  st.derive.rows_written);
+                  st.derive.read_ms, st.derive.write_ms, st.direct, st.derive.children_rebuilt, st.derive.events_read,
+                  st.derive.events_logged, st.derive.children_rewritten, st.derive.rows_written);
         store_kafka_offsets(s, &batch);
         lk_batch_clear(&batch);
     }
