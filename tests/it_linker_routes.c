@@ -39,6 +39,16 @@ static const char *Q_DUMP =
     " || (SELECT md5(coalesce(string_agg((feed, event_id, pid, type, occurred_on, recorded_at, status, withdrawn,"
     "      payload)::text, '|' ORDER BY feed, event_id), '')) FROM staging.event)";
 
+/* The corrections the tests send, as SQL over the loaded warehouse: A's second start withdrawn,
+ * then changed back (status 2), and B's request moved to child G. */
+#define A_STA2 " FROM staging.event WHERE event_id = md5('event:soj:A-sta2')"
+#define WITHDRAWN "jsonb_set(jsonb_set(payload, '{status}', '3'), '{recorded_at}', '\"2024-09-10T08:00:00Z\"')::text"
+#define REINSTATED "jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}', '\"2024-09-11T08:00:00Z\"')::text"
+#define B_REQ1 " FROM staging.event WHERE event_id = md5('event:soj:B-req1')"
+#define MOVED_TO_G                                                                                       \
+    "jsonb_set(jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}', '\"2024-03-05T08:00:00Z\"'),"   \
+    " '{pid}', to_jsonb(md5('bsn:G')))::text"
+
 static char *read_fixture(const char *name)
 {
     char *path = jtm_test_fixture(name);
@@ -200,9 +210,7 @@ Test(linker_routes, withdrawal_and_reinstatement)
     load(c, all);
     /* Withdraw A's second start (a later status 3): the VERBLIJF episode is no longer started, so the
      * path, the episode count and repeat care change, and A waits again from 2024-08-01. */
-    const char *withdraw =
-        "SELECT staging.load_ndjson(jsonb_set(jsonb_set(payload, '{status}', '3'), '{recorded_at}',"
-        " '\"2024-09-10T08:00:00Z\"')::text) FROM staging.event WHERE event_id = md5('event:soj:A-sta2')";
+    const char *withdraw = "SELECT staging.load_ndjson(" WITHDRAWN ")" A_STA2;
     free(query_text(c, withdraw));
     char *route = query_text(c, "SELECT format('%s|%s|%s', path, episodes, repeat_care) FROM wh.route"
                                 " WHERE pid = md5('bsn:A')");
@@ -212,9 +220,7 @@ Test(linker_routes, withdrawal_and_reinstatement)
                                " AND category = '43' AND week_start = '2024-09-30'"),
                  1);
     /* ... and a later status 2 of the same start brings it back: the original result */
-    const char *reinstate =
-        "SELECT staging.load_ndjson(jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
-        " '\"2024-09-11T08:00:00Z\"')::text) FROM staging.event WHERE event_id = md5('event:soj:A-sta2')";
+    const char *reinstate = "SELECT staging.load_ndjson(" REINSTATED ")" A_STA2;
     free(query_text(c, reinstate));
     assert_expected(c);
     free(all);
@@ -227,10 +233,7 @@ Test(linker_routes, correction_moves_event_to_another_child)
     char *all = read_fixture("linker/scenarios.ndjson");
     load(c, all);
     /* B's request corrected (status 2) to child G: B loses its episode and route, G gains it. */
-    const char *move =
-        "SELECT staging.load_ndjson(jsonb_set(jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
-        " '\"2024-03-05T08:00:00Z\"'), '{pid}', to_jsonb(md5('bsn:G')))::text)"
-        " FROM staging.event WHERE event_id = md5('event:soj:B-req1')";
+    const char *move = "SELECT staging.load_ndjson(" MOVED_TO_G ")" B_REQ1;
     free(query_text(c, move));
     cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:B')"), 0);
     cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:G')"), 1);
@@ -403,8 +406,7 @@ Test(linker_routes, the_linkers_derivation_follows_withdrawals_and_moves)
     char *lines[128];
     size_t n = split_lines(all, lines, 128);
     load_c(c, lines, n, n);
-    load_c_query(c, "SELECT jsonb_set(jsonb_set(payload, '{status}', '3'), '{recorded_at}',"
-                    " '\"2024-09-10T08:00:00Z\"')::text FROM staging.event WHERE event_id = md5('event:soj:A-sta2')");
+    load_c_query(c, "SELECT " WITHDRAWN A_STA2);
     char *route = query_text(c, "SELECT format('%s|%s|%s', path, episodes, repeat_care) FROM wh.route"
                                 " WHERE pid = md5('bsn:A')");
     cr_assert_str_eq(route, "JGZ>VERZUIM>AMB|1|f");
@@ -412,13 +414,10 @@ Test(linker_routes, the_linkers_derivation_follows_withdrawals_and_moves)
     cr_assert_eq(query_long(c, "SELECT waiting FROM monitor.waiting_list_weekly WHERE gemeente = 'GM0505'"
                                " AND category = '43' AND week_start = '2024-09-30'"),
                  1);
-    load_c_query(c, "SELECT jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
-                    " '\"2024-09-11T08:00:00Z\"')::text FROM staging.event WHERE event_id = md5('event:soj:A-sta2')");
+    load_c_query(c, "SELECT " REINSTATED A_STA2);
     assert_expected(c);
     /* B's request corrected to child G: B loses its episode, G gains it, on both sides at once */
-    load_c_query(c, "SELECT jsonb_set(jsonb_set(jsonb_set(payload, '{status}', '2'), '{recorded_at}',"
-                    " '\"2024-03-05T08:00:00Z\"'), '{pid}', to_jsonb(md5('bsn:G')))::text"
-                    " FROM staging.event WHERE event_id = md5('event:soj:B-req1')");
+    load_c_query(c, "SELECT " MOVED_TO_G B_REQ1);
     cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:B')"), 0);
     cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.care_episode WHERE pid = md5('bsn:G') AND NOT rejected"), 1);
     cr_assert_eq(query_long(c, "SELECT count(*) FROM wh.route WHERE pid = md5('bsn:B')"), 1);

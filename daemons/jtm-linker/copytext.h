@@ -15,7 +15,7 @@ void lk_copy_text(sbuf *b, const char *s, size_t n);
 void lk_copy_str(sbuf *b, const char *s);
 /* bytea in hex input form (\x...), its backslash escaped. */
 void lk_copy_bytea(sbuf *b, const void *p, size_t n);
-/* YYYY-MM-DD of days since 1970-01-01, or \N for INT32_MIN (derive.h's LK_NO_DATE). */
+/* YYYY-MM-DD of days since 1970-01-01, or \N for INT32_MIN (common/eventlog.h's JTM_NO_DATE). */
 void lk_copy_date(sbuf *b, int32_t days);
 void lk_copy_int(sbuf *b, long long v);
 void lk_copy_bool(sbuf *b, bool v);
