@@ -29,10 +29,11 @@ const jtm_option linker_options[] = {
                 "most messages in one batch (reached when catching up on a backlog)"),
     JTM_OPT_INT("batch.ms", "200", 1, 600000, batch_ms, linker_config,
                 "how long a batch collects after its first message (latency bound); when a backlog "
-                "waits then (a tenth of batch.max or more behind), the batch goes on to batch.max"),
+                "waits then (a tenth of batch.max or more behind), the batch goes on towards batch.max "
+                "until the backlog is consumed"),
     JTM_OPT_INT("batch.bytes", "268435456", 1024, 4294967296LL, batch_bytes, linker_config,
-                "most payload bytes in one batch (bounds the transaction; batches are streamed, not held "
-                "in memory)"),
+                "most payload bytes in one batch (bounds the transaction; batches are sent in chunks, not "
+                "held in memory)"),
     JTM_OPT_INT("stats.interval_ms", "10000", 0, 86400000, stats_interval_ms, linker_config,
                 "interval of the stats log line (0: never)"),
     JTM_OPT_BOOL("migrate.on_start", "true", migrate_on_start, linker_config,
