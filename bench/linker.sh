@@ -10,9 +10,10 @@
 # (track_commit_timestamp) - Kafka CreateTime of the message.
 # Prints the figures; the last line is
 #   linker_eps=<N> copy_eps=<M> ratio=<N/M>
-# Environment: JTM_BENCH_BUILD (default build), JTM_BENCH_STATE (default .jtm/bench),
-# JTM_BENCH_PG_PORT (default 54360), JTM_BENCH_CHILDREN (default 145000), JTM_BENCH_LATENCY
-# (default 1; 0 skips the latency run), JTM_BENCH_KEEP=1 leaves PostgreSQL running afterwards,
+# Environment: JTM_BENCH_BUILD (default build), JTM_BENCH_STATE (default .jtm/bench, or a folder in
+# /var/tmp when PostgreSQL's user cannot reach it), JTM_BENCH_PG_PORT (default 54360),
+# JTM_BENCH_CHILDREN (default 145000), JTM_BENCH_LATENCY (default 1; 0 skips the latency run),
+# JTM_BENCH_KEEP=1 leaves PostgreSQL running afterwards,
 # JTM_BENCH_PG_TUNE=1 adds wal_compression, a 30 min checkpoint interval and max_wal_size 16GB,
 # JTM_BENCH_PG_CONF more postgresql.conf lines, separated by ';' (e.g. "shared_buffers = 1GB"),
 # JTM_BENCH_SETTLE (default 1) waits for autovacuum to finish its pass over the loaded rows before
@@ -25,7 +26,19 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${JTM_BENCH_BUILD:-$root/build}
-state=${JTM_BENCH_STATE:-$root/.jtm/bench}
+# The state folder holds PostgreSQL's data, so the server's user must reach it: root's checkout
+# under /root or a mktemp folder is not reachable, and then the folder goes to /var/tmp (as ops/pg.sh).
+default_state() {
+    local d="$root/.jtm/bench"
+    if [ "$(id -u)" = 0 ]; then
+        mkdir -p "$root/.jtm" && chmod 755 "$root/.jtm"
+        if ! runuser -u postgres -- test -x "$root/.jtm" 2>/dev/null; then
+            d="/var/tmp/jtm-$(printf %s "$root" | cksum | cut -d' ' -f1)/bench"
+        fi
+    fi
+    printf %s "$d"
+}
+state=${JTM_BENCH_STATE:-$(default_state)}
 port=${JTM_BENCH_PG_PORT:-54360}
 children=${JTM_BENCH_CHILDREN:-145000}
 latency=${JTM_BENCH_LATENCY:-1}
@@ -52,8 +65,8 @@ trap cleanup EXIT
 pgctl destroy >/dev/null 2>&1 || true
 rm -rf "$state"
 mkdir -p "$state"
-chmod 755 "$root/.jtm" "$state" 2>/dev/null || true
-pgctl start >/dev/null 2>&1
+chmod 755 "$(dirname "$state")" "$state" 2>/dev/null || true
+pgctl start >/dev/null
 echo "track_commit_timestamp = on" >>"$state/pg/postgresql.conf"
 # JTM_BENCH_PG_TUNE=1: fewer full-page writes (every recompute rewrites rows of random children)
 if [ "${JTM_BENCH_PG_TUNE:-0}" = 1 ]; then
