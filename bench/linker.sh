@@ -26,19 +26,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${JTM_BENCH_BUILD:-$root/build}
-# The state folder holds PostgreSQL's data, so the server's user must reach it: root's checkout
-# under /root or a mktemp folder is not reachable, and then the folder goes to /var/tmp (as ops/pg.sh).
-default_state() {
-    local d="$root/.jtm/bench"
-    if [ "$(id -u)" = 0 ]; then
-        mkdir -p "$root/.jtm" && chmod 755 "$root/.jtm"
-        if ! runuser -u postgres -- test -x "$root/.jtm" 2>/dev/null; then
-            d="/var/tmp/jtm-$(printf %s "$root" | cksum | cut -d' ' -f1)/bench"
-        fi
-    fi
-    printf %s "$d"
-}
-state=${JTM_BENCH_STATE:-$(default_state)}
+. "$root/ops/lib.sh"
+# PostgreSQL's data lives in the state folder, so it must be one the server's user reaches.
+state=${JTM_BENCH_STATE:-$(jtm_server_dir bench)}
 port=${JTM_BENCH_PG_PORT:-54360}
 children=${JTM_BENCH_CHILDREN:-145000}
 latency=${JTM_BENCH_LATENCY:-1}

@@ -44,6 +44,20 @@ jtm_build() {
   [ "$st" = 0 ] || { tail -n 30 "$dir/build.log" >&2; jtm_die "build failed (log: $dir/build.log)"; }
 }
 
+# jtm_server_dir NAME: the folder NAME below the project's .jtm, where PostgreSQL data can live.
+# The server's user must reach it; a project under /root or in a mktemp folder is not reachable, so
+# root falls back to a folder in /var/tmp named after the project path.
+jtm_server_dir() {
+  local d="$JTM_ROOT/.jtm/$1"
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$JTM_ROOT/.jtm" && chmod 755 "$JTM_ROOT/.jtm"
+    if ! runuser -u postgres -- test -x "$JTM_ROOT/.jtm" 2>/dev/null; then
+      d="/var/tmp/jtm-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)/$1"
+    fi
+  fi
+  printf %s "$d"
+}
+
 # Waits until FILE exists and is non-empty, up to SECONDS.
 jtm_wait_file() {
   local f=$1 t=${2:-20} i=0

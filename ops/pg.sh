@@ -24,19 +24,7 @@ BUILD=${JTM_BUILD:-$JTM_ROOT/build}
 RUNAS=()
 if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); fi
 
-# The data folder must be reachable by the server's user; a project under /root is not, so root
-# falls back to a folder in /var/tmp named after the project path.
-default_dir() {
-  local d="$JTM_ROOT/.jtm/pg"
-  if [ "$(id -u)" = 0 ]; then
-    mkdir -p "$JTM_ROOT/.jtm" && chmod 755 "$JTM_ROOT/.jtm"
-    if ! runuser -u postgres -- test -x "$JTM_ROOT/.jtm" 2>/dev/null; then
-      d="/var/tmp/jtm-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)/pg"
-    fi
-  fi
-  printf %s "$d"
-}
-DATA=${JTM_PGDATA:-${JTM_PG_DIR:-$(default_dir)}}
+DATA=${JTM_PGDATA:-${JTM_PG_DIR:-$(jtm_server_dir pg)}}
 SOCK=$(dirname "$DATA")/pgsock
 CONNINFO="host=$SOCK port=$PORT user=postgres dbname=jtm"
 
