@@ -55,7 +55,7 @@ trap cleanup EXIT
 pgctl destroy >/dev/null 2>&1 || true
 rm -rf "$state"
 mkdir -p "$state"
-chmod 755 "$(dirname "$state")" "$state" 2>/dev/null || true
+chmod 755 "$state"
 pgctl start >/dev/null
 echo "track_commit_timestamp = on" >>"$state/pg/postgresql.conf"
 # JTM_BENCH_PG_TUNE=1: fewer full-page writes (every recompute rewrites rows of random children)

@@ -52,7 +52,9 @@ jtm_server_dir() {
   if [ "$(id -u)" = 0 ]; then
     mkdir -p "$JTM_ROOT/.jtm" && chmod 755 "$JTM_ROOT/.jtm"
     if ! runuser -u postgres -- test -x "$JTM_ROOT/.jtm" 2>/dev/null; then
-      d="/var/tmp/jtm-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)/$1"
+      local base="/var/tmp/jtm-$(printf %s "$JTM_ROOT" | cksum | cut -d' ' -f1)"
+      mkdir -p "$base" && chmod 755 "$base"
+      d="$base/$1"
     fi
   fi
   printf %s "$d"
