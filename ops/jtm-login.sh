@@ -6,8 +6,13 @@
 # A municipality login (default name: the code in lower case, gm0505) joins jtm_gm0505 (created
 # when missing, a member of jtm_municipality), which decides the rows it sees. Other logins join
 # jtm_<kind>. Idempotent: an existing login gets the membership and the new password.
+# A municipality is also set up in the database (ops.municipality_setup: its schema gm0505 with its
+# own partitions and views, docs/access.md), and the login's search_path is that schema.
+# Municipality, analyst, researcher and extractor logins get pgaudit.log = 'all' (access audit).
 # PASSWORD_FILE: the first line is the password; refused when group or others can read it. Without
-# one the login has no password (peer/cert authentication, or set one later).
+# one the login has no password (peer/cert authentication, or set one later). The password is
+# turned into a SCRAM-SHA-256 verifier here (jtm-passwd, libpq's PQencryptPasswordConn): the server
+# never receives it in clear.
 # Every value reaches SQL as a psql variable (:'literal', :"identifier"), never as SQL text.
 # Connection: -d CONNINFO, else $JTM_PG_CONNINFO, else the development server of ops/pg.sh.
 # Roles are cluster-wide: one run serves every database of the server.
@@ -16,7 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -34,11 +39,13 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 2 ] && [ $# -le 3 ] || usage
 kind=$1 arg=$2 pwfile=${3:-}
+schema=""
 
 case "$kind" in
   municipality)
     [[ "$arg" =~ ^GM[0-9]{4}$ ]] || { echo "jtm-login: municipality code must be GM and 4 digits" >&2; exit 2; }
     group="jtm_$(printf %s "$arg" | tr 'A-Z' 'a-z')"
+    schema=$(printf %s "$arg" | tr 'A-Z' 'a-z')
     login=${login:-$(printf %s "$arg" | tr 'A-Z' 'a-z')}
     ;;
   researcher|analyst|extractor|linker|alert)
@@ -70,9 +77,25 @@ if [ -z "$conninfo" ]; then
 fi
 PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
 
-# The password travels in the environment of psql (read with \getenv), not on its command line.
-JTM_LOGIN_PASSWORD=$password "$PSQL" "$conninfo" -X -q -v ON_ERROR_STOP=1 \
-  -v login="$login" -v grp="$group" -v kind="$kind" -f - <<'SQL'
+# The server gets a SCRAM verifier, never the password: no plaintext in its log, in
+# pg_stat_statements or in the audit log. jtm-passwd reads the password on its standard input.
+verifier=""
+if [ -n "$password" ]; then
+  passwd_bin=""
+  for b in "${JTM_BUILD:-$JTM_ROOT/build}/bin/jtm-passwd" "$JTM_ROOT/build/bin/jtm-passwd" "$(command -v jtm-passwd || true)"; do
+    [ -n "$b" ] && [ -x "$b" ] && { passwd_bin=$b; break; }
+  done
+  [ -n "$passwd_bin" ] || { echo "jtm-login: jtm-passwd not found (build it, or put it on PATH); refusing to send the password in clear" >&2; exit 78; }
+  verifier=$(printf '%s\n' "$password" | "$passwd_bin" -X pg.conninfo="$conninfo" --user "$login") ||
+    { echo "jtm-login: jtm-passwd could not compute the SCRAM verifier" >&2; exit 1; }
+  password=""
+  case "$verifier" in 'SCRAM-SHA-256$'*) ;; *) echo "jtm-login: jtm-passwd gave no SCRAM verifier" >&2; exit 1 ;; esac
+fi
+case "$kind" in municipality|analyst|researcher|extractor) audit=on ;; *) audit=off ;; esac
+
+# The verifier travels in the environment of psql (read with \getenv), not on its command line.
+JTM_LOGIN_PASSWORD=$verifier "$PSQL" "$conninfo" -X -q -v ON_ERROR_STOP=1 \
+  -v login="$login" -v grp="$group" -v kind="$kind" -v code="$arg" -v schema="$schema" -v audit="$audit" -f - <<'SQL'
 \getenv password JTM_LOGIN_PASSWORD
 SET client_min_messages = warning;
 -- keep the password out of the server log
@@ -100,7 +123,17 @@ GRANT :"grp" TO :"login";
 \if :is_linker
   ALTER ROLE :"login" BYPASSRLS;
 \endif
+\if :is_municipality
+  SELECT ops.municipality_setup(:'code');
+  ALTER ROLE :"login" SET search_path = :"schema";
+\endif
+-- NEN 7513 access audit: every statement of a reader login (pgaudit, docs/runbook.md)
+\if :audit
+  ALTER ROLE :"login" SET pgaudit.log = 'all';
+  ALTER ROLE :"login" SET pgaudit.log_relation = on;
+\endif
 \if :has_password
+  -- a SCRAM-SHA-256 verifier computed by jtm-passwd, stored as it is
   ALTER ROLE :"login" PASSWORD :'password';
 \endif
 SQL

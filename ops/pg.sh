@@ -53,10 +53,30 @@ shared_buffers = 256MB
 max_wal_size = 2GB
 logging_collector = off
 CONF
+  audit_conf
+}
+
+# The access audit (docs/runbook.md, Access audit): pgaudit loaded, every connection and
+# disconnection logged, and every log line carrying the login, database and time. pgaudit logs
+# statements only for roles with pgaudit.log set (ops/jtm-login.sh sets it for reader logins).
+# Also added to a data folder made before it.
+audit_conf() {
+  grep -q '^shared_preload_libraries' "$DATA/postgresql.conf" 2>/dev/null && return 0
+  local have_pgaudit=""
+  [ -f "$(dirname "$PGBIN")/lib/pgaudit.so" ] && have_pgaudit=pgaudit
+  cat >>"$DATA/postgresql.conf" <<CONF
+shared_preload_libraries = '$have_pgaudit'
+${have_pgaudit:+pgaudit.log = 'none'}
+log_connections = on
+log_disconnections = on
+log_line_prefix = '%m [%p] user=%u db=%d app=%a '
+CONF
+  [ -n "$have_pgaudit" ] || jtm_log "warning: pgaudit not installed (postgresql-15-pgaudit): no access audit log"
 }
 
 do_start() {
   do_init
+  audit_conf
   mkdir -p "$SOCK"
   [ "$(id -u)" = 0 ] && chown postgres: "$SOCK"
   if ! running; then
