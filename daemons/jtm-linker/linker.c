@@ -66,7 +66,8 @@ typedef struct lk_shared {
     int setup_done;
     jtm_metrics *m;
     jtm_counter *consumed, *loaded, *duplicates, *skipped, *dead, *batches, *children, *reconnects,
-        *consumer_errors, *notifies, *direct, *direct_refused, *rebuilt, *rows_written, *sql_fallbacks;
+        *consumer_errors, *notifies, *direct, *direct_refused, *rebuilt, *rows_written, *sql_fallbacks,
+        *unassigned;
     jtm_histogram *batch_ms;
     jtm_gauge *last_batch_ms;
     jtm_gauge *g_pg_up;
@@ -84,6 +85,7 @@ typedef struct lk_state {
     rd_kafka_t *rk;
     bool need_resync;
     bool pg_up;
+    long long unassigned_logged_ms; /* last rows_unassigned line (one a minute at most) */
     pthread_t thread;
 } lk_state;
 
@@ -286,6 +288,9 @@ static void metrics_init(lk_shared *s)
                                      "of children: rebuilt from staging.event instead of from their event log", NULL);
     s->rows_written = jtm_metrics_counter(s->m, "jtm_linker_derived_rows_written_total",
                                           "rows written to the derived wh tables", NULL);
+    s->unassigned = jtm_metrics_counter(s->m, "jtm_linker_unassigned_rows_total",
+                                        "derived rows of a municipality that is not set up (or without one): "
+                                        "in the default partitions, read by region roles only", NULL);
     s->sql_fallbacks = jtm_metrics_counter(s->m, "jtm_linker_sql_fallbacks_total",
                                            "batches derived by the SQL rules after the linker's derivation failed", NULL);
     s->last_batch_ms = jtm_metrics_gauge(s->m, "jtm_linker_batch_ms", "duration of the last batch transaction", NULL);
@@ -459,6 +464,17 @@ static int worker_loop(lk_state *s, const char *const topics[3])
         jtm_histogram_observe(sh->batch_ms, (double)ms);
         if (st.dead_lettered > 0)
             log_warn("dead_lettered", "worker=%d messages=%ld", s->id, st.dead_lettered);
+        if (st.derive.rows_unassigned > 0) {
+            jtm_counter_add(sh->unassigned, (uint64_t)st.derive.rows_unassigned);
+            if (!s->unassigned_logged_ms || now_ms() - s->unassigned_logged_ms >= LK_UNASSIGNED_REFRESH_MS) {
+                s->unassigned_logged_ms = now_ms();
+                log_warn("rows_unassigned",
+                         "worker=%d rows=%ld gemeente=%s reason=\"municipality not set up (ops/jtm-login.sh "
+                         "municipality CODE): rows in the default partitions, read by region roles only\"",
+                         s->id, st.derive.rows_unassigned,
+                         st.derive.unassigned_code[0] ? st.derive.unassigned_code : "none");
+            }
+        }
         log_debug("batch_committed",
                   "worker=%d messages=%zu loaded=%ld duplicates=%ld skipped=%ld children=%ld ms=%lld apply_ms=%ld "
                   "derive_ms=%ld read_ms=%ld write_ms=%ld direct=%ld rebuilt=%ld events_read=%ld events_logged=%ld "

@@ -26,6 +26,7 @@
 #include "pgarray.h"
 #include "rows.h"
 #include "sbuf.h"
+#include "unassigned.h"
 
 typedef struct linker_config {
     char *topic_jgz, *topic_verzuim, *topic_soj;
@@ -78,6 +79,8 @@ typedef struct lk_recompute_stats {
     long events_read;        /* stored events read to rebuild them */
     long events_logged;      /* events of the others, from their logs and the batch */
     long read_ms, write_ms;  /* waiting for PostgreSQL: locking and reading, writing */
+    long rows_unassigned;    /* of rows_written, rows of a municipality that is not set up (unassigned.h) */
+    char unassigned_code[8]; /* the first of their codes ("" without one) */
 } lk_recompute_stats;
 
 /* What one applied batch did (staging.apply_batch's answer, and the derivation's). */
@@ -131,6 +134,7 @@ typedef struct lk_recompute {
     lk_pgarray pids, rebuild, save_pids, save_logs;
     sbuf copy[LK_TABLES];
     lk_pgarray del[LK_TABLES], save_digests[LK_TABLES];
+    lk_unassigned unassigned;       /* which rows land in the default partitions */
     unsigned char empty_digest[32]; /* of no rows */
     bool transient;                 /* the last failure was the server's or the connection's */
     char error[512];

@@ -133,6 +133,7 @@ void lk_recompute_init(lk_recompute *rc)
 void lk_recompute_free(lk_recompute *rc)
 {
     lk_derived_free(&rc->dv);
+    lk_unassigned_free(&rc->unassigned);
     free(rc->ev);
     free(rc->refs);
     free(rc->stored);
@@ -252,6 +253,7 @@ static int derive_one(lk_recompute *rc, const char *pid, size_t n, const struct 
         if (!old || memcmp(old, rc->empty_digest, DIGEST_LEN) != 0)
             lk_pgarray_add_str(&rc->del[t], pid);
         sb_putn(&rc->copy[t], sb_str(&rc->line), rc->line.len);
+        lk_unassigned_scan(&rc->unassigned, sb_str(&rc->line), rc->line.len);
         for (const char *p = sb_str(&rc->line); *p; p++)
             st->rows_written += *p == '\n';
     }
@@ -460,6 +462,12 @@ int lk_recompute_run(lk_recompute *rc, PGconn *conn, const lk_new *news, size_t 
     /* Every statement below finds rows by pid through an index; the batch transaction runs with
      * enable_seqscan off (load.c), so their plans are made that way. Not prepared:
      * linker_touched is made by the first staging.apply_batch of the session. */
+    char ignore[8];
+    lk_unassigned_take(&rc->unassigned, ignore); /* what a failed batch counted */
+    if (lk_unassigned_refresh(&rc->unassigned, conn, now_ms(), rc->error, sizeof rc->error) != 0) {
+        rc->transient = lk_pg_transient(conn, NULL);
+        return -1;
+    }
     PGresult *touched = PQexec(conn, SQL_TOUCHED);
     if (PQresultStatus(touched) != PGRES_TUPLES_OK)
         return fail(rc, conn, touched);
@@ -492,5 +500,6 @@ int lk_recompute_run(lk_recompute *rc, PGconn *conn, const lk_new *news, size_t 
     for (size_t at = 0; at < m && ret == 0; at += LK_CHUNK)
         ret = run_chunk(rc, conn, ch + at, m - at < LK_CHUNK ? m - at : LK_CHUNK, news, entries, st);
     PQclear(touched);
+    st->rows_unassigned = lk_unassigned_take(&rc->unassigned, st->unassigned_code);
     return ret;
 }
