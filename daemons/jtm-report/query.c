@@ -93,7 +93,41 @@ static int period_months(const char *from, const char *to)
 typedef struct qparams {
     const char *v[4];
     char from[32], until[32], months[16];
+    const char *schema; /* a municipality login's own schema (gm0505), or "" (docs/access.md) */
 } qparams;
+
+/* A municipality login reads no wh or monitor relation: its schema gmNNNN holds its own partitions
+ * and views with the same names. "" for every other login. */
+static const char sql_own_schema[] =
+    "SELECT CASE WHEN has_schema_privilege('wh', 'USAGE') THEN '' ELSE coalesce((SELECT min(nspname) "
+    "FROM pg_namespace WHERE nspname ~ '^gm[0-9]{4}$' AND has_schema_privilege(oid, 'USAGE') "
+    "HAVING count(*) = 1), '') END";
+
+/* sql with every wh. and monitor. relation read from schema instead (schema: [a-z0-9]). */
+static char *in_schema(const char *sql, const char *schema)
+{
+    size_t cap = strlen(sql) * 2 + 1, len = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = sql; *p;) {
+        size_t skip = 0;
+        if (p == sql || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9'))) {
+            if (strncmp(p, "wh.", 3) == 0)
+                skip = 2;
+            else if (strncmp(p, "monitor.", 8) == 0)
+                skip = 7;
+        }
+        if (skip) {
+            len += (size_t)snprintf(out + len, cap - len, "%s", schema);
+            p += skip;
+        } else {
+            out[len++] = *p++;
+        }
+        out[len] = '\0';
+    }
+    return out;
+}
 
 static void qparams_set(qparams *q, const char *gemeente, const char *from_ym, const char *to_ym)
 {
@@ -107,11 +141,14 @@ static void qparams_set(qparams *q, const char *gemeente, const char *from_ym, c
     q->v[1] = q->from;
     q->v[2] = q->until;
     q->v[3] = q->months;
+    q->schema = "";
 }
 
 static PGresult *run(PGconn *c, const char *sql, const qparams *q, char *errstr, size_t errlen)
 {
-    PGresult *res = PQexecParams(c, sql, 4, NULL, q->v, NULL, NULL, 0);
+    char *own = q->schema && *q->schema ? in_schema(sql, q->schema) : NULL;
+    PGresult *res = PQexecParams(c, own ? own : sql, 4, NULL, q->v, NULL, NULL, 0);
+    free(own);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         jtm_pg_result_error(c, res, errstr, errlen);
         PQclear(res);
@@ -455,6 +492,16 @@ int jtm_report_load(PGconn *conn, jtm_report *r, char *errstr, size_t errlen)
     qparams cur, prev;
     qparams_set(&cur, r->gemeente, r->from, r->to);
     qparams_set(&prev, r->gemeente, r->prev_from, r->prev_to);
+    char schema[16] = "";
+    PGresult *own = PQexec(conn, sql_own_schema);
+    if (PQresultStatus(own) != PGRES_TUPLES_OK) {
+        jtm_pg_result_error(conn, own, errstr, errlen);
+        PQclear(own);
+        goto out;
+    }
+    snprintf(schema, sizeof schema, "%s", PQgetvalue(own, 0, 0));
+    PQclear(own);
+    cur.schema = prev.schema = schema;
     if (load_routes(conn, r, &cur, errstr, errlen) != 0 || load_waiting(conn, r, &cur, errstr, errlen) != 0 ||
         load_days(conn, sql_decision, &r->decision, &r->n_decision, &cur, errstr, errlen) != 0 ||
         load_days(conn, sql_start, &r->start, &r->n_start, &cur, errstr, errlen) != 0 ||
