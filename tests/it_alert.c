@@ -318,11 +318,26 @@ Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
     receiver *rx = rx_start(NULL, 0, 0);
     char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
     char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
+    /* A reader login tries to take jtm-alert's leader lock first (issue 15: it used to succeed and
+     * keep jtm-alert in standby for ever): refused, and jtm-alert delivers while it is connected. */
+    char *reader = NULL, *reader_ci = NULL;
+    cr_assert(asprintf(&reader, "%s_reader", login) > 0 && asprintf(&sql, "CREATE ROLE %s LOGIN IN ROLE jtm_analyst", reader) > 0);
+    it_exec(db, sql);
+    free(sql);
+    cr_assert(asprintf(&reader_ci, "%s user=%s", conninfo, reader) > 0);
+    PGconn *rd = it_connect(reader_ci);
+    PGresult *lr = PQexec(rd, "SELECT pg_try_advisory_lock(hashtext('jtm-alert'))");
+    const char *lst = PQresultErrorField(lr, PG_DIAG_SQLSTATE);
+    cr_assert(PQresultStatus(lr) == PGRES_FATAL_ERROR && lst && strcmp(lst, "42501") == 0,
+              "a reader took jtm-alert's leader lock");
+    PQclear(lr);
     pid_t pid = it_start_alert(cfg, svc, dir, "svc.log");
     int ok = it_wait_value(db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "1", 30000);
     if (!ok)
         it_print_log(dir, "svc.log");
     cr_assert(ok, "jtm-alert as a jtm_alert login did not deliver the alert");
+    PQfinish(rd);
+    free(reader_ci);
     cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
     cr_assert_eq(rx_count(rx, "/gm0505"), 1);
     char *who = NULL;
@@ -335,6 +350,10 @@ Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
     PGconn *admin = it_connect(jtm_test_pg_admin());
     cr_assert(asprintf(&sql, "DROP ROLE IF EXISTS %s", login) > 0);
     PQclear(PQexec(admin, sql)); /* best effort: the test database still names it in nothing */
+    free(sql);
+    cr_assert(asprintf(&sql, "DROP ROLE IF EXISTS %s", reader) > 0);
+    PQclear(PQexec(admin, sql));
+    free(reader);
     PQfinish(admin);
     free(sql);
     free(cfg);
