@@ -485,7 +485,7 @@ static char *output_of(PGconn *c, const char *sql)
 static int probe_both(PGconn *a, PGconn *b, const char *const *probes, size_t n, int log_first)
 {
     static const char *const off[] = {"enable_seqscan", "enable_indexscan", "enable_bitmapscan"};
-    static const char *const modes[] = {"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ", "EXPLAIN ",
+    static const char *const modes[] = {"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ",
                                         "EXPLAIN (ANALYZE, VERBOSE, COSTS ON, TIMING OFF, SUMMARY OFF) ", ""};
     int differ = 0;
     for (size_t o = 0; o < sizeof off / sizeof *off; o++) {
@@ -556,15 +556,13 @@ Test(access, explain_tells_a_municipality_nothing_about_another, .timeout = 300)
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(m[0]));
     int nv = PQntuples(r);
     cr_assert_geq(nv, 12, "population_month, the monitor views and alert_history");
-    size_t n = sizeof fixed / sizeof *fixed, np = n + 2 * (size_t)nv;
+    size_t n = sizeof fixed / sizeof *fixed, np = n + (size_t)nv;
     char **probes = calloc(np, sizeof *probes);
     for (size_t i = 0; i < n; i++)
         probes[i] = strdup(fixed[i]);
-    for (int v = 0; v < nv; v++) {
-        cr_assert(asprintf(&probes[n + 2 * (size_t)v], "SELECT * FROM gm0505.%s WHERE gemeente = 'GM0482'",
+    for (int v = 0; v < nv; v++)
+        cr_assert(asprintf(&probes[n + (size_t)v], "SELECT * FROM gm0505.%s WHERE gemeente = 'GM0482'",
                            PQgetvalue(r, v, 0)) > 0);
-        cr_assert(asprintf(&probes[n + 2 * (size_t)v + 1], "SELECT * FROM gm0505.%s", PQgetvalue(r, v, 0)) > 0);
-    }
     cr_assert_eq(probe_both(m[0], m[1], (const char *const *)probes, np, 3), 0,
                  "a municipality's EXPLAIN or result depends on another municipality's rows");
 

@@ -393,6 +393,57 @@ Test(linker, a_backlog_fills_batches_to_batch_max, .timeout = 200)
     free(t.soj);
 }
 
+/* Municipal isolation (docs/access.md): rows of a municipality that is set up land in its own
+ * partition; rows of one that is not (GM0500..GM0509 but GM0505 here) still load, into the default partitions, and the
+ * linker says so: a rows_unassigned line and jtm_linker_unassigned_rows_total. */
+Test(linker, rows_of_a_municipality_not_set_up_load_and_are_reported, .timeout = 200)
+{
+    topics t = {jtm_test_unique("pseudo.jgz"), jtm_test_unique("pseudo.verzuim"), jtm_test_unique("pseudo.soj")};
+    int total = produce_all(&t);
+    char *dir = jtm_test_tmpdir();
+    char *db = jtm_test_create_db("linker", 1);
+    PGconn *c = PQconnectdb(db);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SELECT ops.municipality_setup('GM0505')"));
+    pid_t pid = start_linker(dir, db, &t, "unassigned", 0, 1);
+    long got = wait_applied(db, "unassigned", total, 120000);
+    cr_assert_eq(got, total, "applied %ld of %d", got, total);
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 20000), 0, "linker did not stop cleanly on SIGTERM");
+    const char *checks[][2] = {
+        {"SELECT count(*) > 0 FROM gm0505.route", "t"},
+        {"SELECT count(*) FROM wh.route_unassigned WHERE gemeente = 'GM0505'", "0"},
+        {"SELECT count(*) > 0 FROM wh.route_unassigned WHERE gemeente = 'GM0500'", "t"},
+        {"SELECT count(*) FROM wh.care_episode_unassigned WHERE gemeente = 'GM0505'", "0"},
+        {"SELECT count(*) FROM wh.route WHERE gemeente = 'GM0505'", NULL},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
+        PGresult *r = PQexec(c, checks[i][0]);
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", checks[i][0], PQerrorMessage(c));
+        if (checks[i][1])
+            cr_expect_str_eq(PQgetvalue(r, 0, 0), checks[i][1], "%s", checks[i][0]);
+        else
+            cr_expect_gt(atol(PQgetvalue(r, 0, 0)), 0, "%s", checks[i][0]);
+        PQclear(r);
+    }
+    PQfinish(c);
+    char *cmd = NULL, *out = NULL;
+    cr_assert_geq(asprintf(&cmd, "grep -c 'event=rows_unassigned .*gemeente=' '%s/unassigned-0.log';"
+                                 " grep -o 'unassigned_rows=[0-9]*' '%s/unassigned-0.log' | tail -n 1 | cut -d= -f2",
+                           dir, dir), 0);
+    jtm_test_sh(cmd, &out);
+    long lines = 0, rows = 0;
+    cr_assert_eq(sscanf(out ? out : "", "%ld %ld", &lines, &rows), 2, "log: %s", out ? out : "");
+    cr_expect_geq(lines, 1, "no rows_unassigned line");
+    cr_expect_gt(rows, 0, "jtm_linker_unassigned_rows_total stayed 0");
+    free(cmd);
+    free(out);
+    free(db);
+    free(dir);
+    free(t.jgz);
+    free(t.verzuim);
+    free(t.soj);
+}
+
 /* A batch that grew because a backlog waited ends when the backlog is gone: the live events that
  * follow commit within batch.ms, instead of waiting in a batch that collects them toward
  * batch.max (here 5,000: at 20 events/s that batch would hold them for two minutes). */
