@@ -92,10 +92,12 @@ if [ -n "$password" ]; then
   case "$verifier" in 'SCRAM-SHA-256$'*) ;; *) echo "jtm-login: jtm-passwd gave no SCRAM verifier" >&2; exit 1 ;; esac
 fi
 case "$kind" in municipality|analyst|researcher|extractor) audit=on ;; *) audit=off ;; esac
+has_password=$([ -n "$verifier" ] && echo on || echo off) # not from the verifier in SQL: an audited statement
 
 # The verifier travels in the environment of psql (read with \getenv), not on its command line.
 JTM_LOGIN_PASSWORD=$verifier "$PSQL" "$conninfo" -X -q -v ON_ERROR_STOP=1 \
-  -v login="$login" -v grp="$group" -v kind="$kind" -v code="$arg" -v schema="$schema" -v audit="$audit" -f - <<'SQL'
+  -v login="$login" -v grp="$group" -v kind="$kind" -v code="$arg" -v schema="$schema" -v audit="$audit" \
+  -v has_password="$has_password" -f - <<'SQL'
 \getenv password JTM_LOGIN_PASSWORD
 SET client_min_messages = warning;
 -- keep the password out of the server log
@@ -104,8 +106,7 @@ SET log_min_duration_statement = -1;
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'grp') AS need_group,
        NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'login') AS need_login,
        :'kind' = 'municipality' AS is_municipality,
-       :'kind' = 'linker' AS is_linker,
-       :'password' <> '' AS has_password
+       :'kind' = 'linker' AS is_linker
 \gset
 \if :need_group
   \if :is_municipality

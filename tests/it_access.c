@@ -857,9 +857,15 @@ Test(access, login_password_reaches_the_server_only_as_a_scram_verifier)
              login);
     cr_assert_eq(count(admin, q), 1, "no SCRAM verifier stored");
     cr_assert(log_has_line("ALTER ROLE", "PASSWORD", login), "the audited ALTER ROLE is not in the log");
+    /* Neither the password nor the verifier (an offline-guessing target) is in the log. */
+    snprintf(q, sizeof q, "SELECT rolpassword FROM pg_authid WHERE rolname = '%s'", login);
+    PGresult *v = PQexec(admin, q);
+    cr_assert_eq(PQntuples(v), 1);
     char *log = server_log();
     cr_assert_null(strstr(log, secret), "the password reached the server log");
+    cr_assert_null(strstr(log, PQgetvalue(v, 0, 0)), "the verifier reached the server log");
     free(log);
+    PQclear(v);
     PQfinish(admin);
     unlink(pw);
     rmdir(tmp);
