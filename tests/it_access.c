@@ -735,13 +735,14 @@ static void documented_grants(PGconn *c)
     " UNION SELECT regexp_replace('schema ' || nspname, '\\mgm[0-9]{4}\\M', 'gmNNNN'), false FROM pg_namespace" \
     " WHERE nspname IN ('staging','wh','monitor','research','ops') OR nspname ~ '^gm[0-9]{4}$'"
 
-/* Logs each row of a one-column query with a label; returns how many there were. */
+/* Logs each row of a one-column query as an error with a label (none when label is NULL); returns
+ * how many there were. */
 static int log_rows(PGconn *c, const char *sql, const char *label)
 {
     PGresult *r = PQexec(c, sql);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; label && i < n; i++)
         cr_log_error("%s: %s", label, PQgetvalue(r, i, 0));
     PQclear(r);
     return n;
@@ -778,7 +779,7 @@ Test(access, privileges_are_exactly_the_documented_ones)
     exec_ok(admin, "GRANT SELECT ON ops.kafka_offset TO jtm_alert");
     exec_ok(admin, "CREATE TEMP TABLE actual2 AS " ACTUAL_GRANTS);
     snprintf(sql, sizeof sql, UNDOCUMENTED, "actual2");
-    cr_assert_eq(log_rows(admin, sql, "(expected) granted, not in docs/access.md"), 1);
+    cr_assert_eq(log_rows(admin, sql, NULL), 1);
     PQfinish(admin);
     free(m1);
     free(m2);
