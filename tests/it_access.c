@@ -618,7 +618,7 @@ Test(access, explain_tells_a_municipality_nothing_about_another, .timeout = 300)
     free(ctl);
 }
 
-Test(access, readers_cannot_take_the_service_locks, .timeout = 120)
+Test(access, readers_cannot_take_the_service_locks_or_read_table_statistics, .timeout = 120)
 {
     char *ci = jtm_test_create_db("access", 1);
     const char *kinds[] = {"municipality", "analyst", "researcher", "extractor"};
@@ -636,6 +636,10 @@ Test(access, readers_cannot_take_the_service_locks, .timeout = 120)
         readers[k] = connect_as(ci, login);
         for (size_t i = 0; i < sizeof locks / sizeof *locks; i++)
             refused(readers[k], locks[i], "42501");
+        /* nor the per-table statistics: per partition, a municipality's row counts and change rates */
+        refused(readers[k], "SELECT sum(n_live_tup) FROM pg_stat_user_tables", "42501");
+        refused(readers[k], "SELECT pg_stat_get_tuples_inserted(oid) FROM pg_class WHERE relname = 'route_unassigned'",
+                "42501");
         free(login);
     }
     /* jtm-migrate takes and releases its lock while the readers are connected (and have tried). */
