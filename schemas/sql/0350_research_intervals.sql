@@ -1,0 +1,194 @@
+-- Suppression that cannot be narrowed (issue 21, docs/access.md, Disclosure control).
+-- 0310's rule stopped exact recovery only. A researcher knows two more things: a suppressed count
+-- is never 0 (zeros are published), and a count marked 'primary' is under min_cell. With those
+-- and the line equations, intervals shrink: two suppressed cells in a line whose published total
+-- leaves 2 are each exactly 1. This migration
+--  * adds research.suppress_bounds: interval propagation over the line equations of a table set
+--    (suppressed entries in [1, inf), published ones fixed) to a fixed point; the bounds it gives
+--    are the ones a researcher gets by the same reasoning (a relaxation of linear programming:
+--    never narrower than the true feasible range, possibly wider);
+--  * redefines research.suppress with a step 4: while a suppressed entry's interval is narrower
+--    than min_cell (ub - lb < min_cell), suppress one more non-zero entry of one of its lines
+--    (preferably an inner cell of at least min_cell, then the smallest), and go back to step 2;
+--  * publishes every withheld entry as suppression = 'withheld': 'primary' would tell the
+--    researcher the count is under min_cell, an upper bound the rule cannot hide.
+-- The views keep reading the wh parent tables and their grants (ops.secure_all()).
+
+-- Interval propagation. Each entry is in two lines (its row and its column of its layer); a line
+-- says sum(inner entries) - total = 0. For an entry x_j with coefficient a_j in a line,
+-- a_j x_j = -(sum of the others), so its bounds follow from the others' bounds; repeated until
+-- nothing changes (or p_max_iter rounds). inf (10^12) stands for unbounded.
+CREATE FUNCTION research.suppress_bounds(p_layer text[], p_r text[], p_c text[], p_n bigint[], p_why text[],
+                                         p_total text, p_max_iter integer DEFAULT 200,
+                                         OUT lb bigint[], OUT ub bigint[])
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    inf constant bigint := 1000000000000;
+    v_lb bigint[];
+    v_ub bigint[];
+    v_iter integer := 0;
+BEGIN
+    SELECT array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE 1 END ORDER BY i),
+           array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE inf END ORDER BY i)
+      INTO lb, ub
+      FROM generate_subscripts(p_layer, 1) AS i;
+    IF lb IS NULL THEN
+        RETURN;
+    END IF;
+    LOOP
+        v_iter := v_iter + 1;
+        WITH e AS (
+            SELECT i, p_layer[i] AS l, p_r[i] AS rr, p_c[i] AS cc, lb[i] AS lo, ub[i] AS hi,
+                   p_why[i] IS NOT NULL AS s,
+                   p_c[i] = p_total AS r_tot,  -- the total of its row line
+                   p_r[i] = p_total AS c_tot   -- the total of its column line
+            FROM generate_subscripts(p_layer, 1) AS i
+        ), t AS (
+            -- the range of a_j * x_j in the row line (rl, rh) and the column line (cl, ch)
+            SELECT e.*,
+                   CASE WHEN r_tot THEN -hi ELSE lo END AS rl, CASE WHEN r_tot THEN -lo ELSE hi END AS rh,
+                   CASE WHEN c_tot THEN -hi ELSE lo END AS cl, CASE WHEN c_tot THEN -lo ELSE hi END AS ch
+            FROM e
+        ), s AS (
+            SELECT t.*,
+                   sum(rl) OVER (PARTITION BY l, rr) AS srl, sum(rh) OVER (PARTITION BY l, rr) AS srh,
+                   sum(cl) OVER (PARTITION BY l, cc) AS scl, sum(ch) OVER (PARTITION BY l, cc) AS sch
+            FROM t
+        ), b AS (
+            -- a_j x_j lies in [-(sum of the others' highs), -(sum of the others' lows)]
+            SELECT i, s, lo, hi, r_tot, c_tot,
+                   -(srh - rh) AS r_lo, -(srl - rl) AS r_hi, -(sch - ch) AS c_lo, -(scl - cl) AS c_hi
+            FROM s
+        ), n AS (
+            SELECT i, s, lo, hi,
+                   greatest(lo, CASE WHEN r_tot THEN -r_hi ELSE r_lo END, CASE WHEN c_tot THEN -c_hi ELSE c_lo END) AS nlo,
+                   least(hi, CASE WHEN r_tot THEN -r_lo ELSE r_hi END, CASE WHEN c_tot THEN -c_lo ELSE c_hi END) AS nhi
+            FROM b
+        )
+        SELECT array_agg(CASE WHEN s THEN nlo ELSE lo END ORDER BY i),
+               array_agg(CASE WHEN NOT s THEN hi WHEN nhi >= inf / 2 THEN inf ELSE nhi END ORDER BY i)
+          INTO v_lb, v_ub
+          FROM n;
+        EXIT WHEN v_lb = lb AND v_ub = ub;
+        lb := v_lb;
+        ub := v_ub;
+        EXIT WHEN v_iter >= p_max_iter;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION research.suppress_bounds(text[], text[], text[], bigint[], text[], text, integer) IS
+    'Helper of research.suppress: bounds of every entry given the published ones, suppressed entries >= 1 and the line equations (interval propagation to a fixed point; 10^12 = unbounded).';
+
+-- For step 4 of research.suppress: the entry to suppress so that the narrowest suppressed entry
+-- whose interval is under p_min gets a wider one, or NULL when none is narrow (or none can be
+-- widened any more: then every entry of its lines is suppressed or zero).
+CREATE FUNCTION research.suppress_interval_fix(p_layer text[], p_r text[], p_c text[], p_n bigint[],
+                                               p_why text[], p_total text, p_min integer)
+RETURNS integer
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_b record;
+    v_pick integer;
+BEGIN
+    SELECT * INTO v_b FROM research.suppress_bounds(p_layer, p_r, p_c, p_n, p_why, p_total);
+    SELECT j INTO v_pick
+    FROM (SELECT i, v_b.ub[i] - v_b.lb[i] AS width FROM generate_subscripts(p_layer, 1) AS i
+          WHERE p_why[i] IS NOT NULL AND v_b.ub[i] - v_b.lb[i] < p_min) narrow
+    CROSS JOIN LATERAL (
+        SELECT j FROM generate_subscripts(p_layer, 1) AS j
+        WHERE p_why[j] IS NULL AND p_n[j] > 0 AND p_layer[j] = p_layer[narrow.i]
+          AND (p_r[j] = p_r[narrow.i] OR p_c[j] = p_c[narrow.i])
+        ORDER BY p_n[j] < p_min, (p_r[j] = p_total OR p_c[j] = p_total), p_n[j], p_r[j], p_c[j]
+        LIMIT 1) cand
+    ORDER BY narrow.width, narrow.i
+    LIMIT 1;
+    RETURN v_pick;
+END $$;
+COMMENT ON FUNCTION research.suppress_interval_fix(text[], text[], text[], bigint[], text[], text, integer) IS
+    'Helper of research.suppress: an entry whose suppression widens the narrowest too-narrow suppressed interval.';
+
+-- research.suppress as in 0310, plus step 4 (interval protection) and 'withheld' as the only
+-- published reason.
+CREATE OR REPLACE FUNCTION research.suppress(p_cells research.cell[], p_min integer, p_total text DEFAULT 'TOTAL')
+RETURNS TABLE (layer text, r text, c text, n bigint, suppressed boolean, reason text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_layer text[];
+    v_r text[];
+    v_c text[];
+    v_n bigint[];
+    v_why text[];
+    v_pick integer;
+    v_round integer := 0;
+BEGIN
+    WITH inner_cells AS (
+        SELECT x.layer, x.r, x.c, sum(x.n)::bigint AS n FROM unnest(p_cells) x
+        WHERE x.n IS NOT NULL GROUP BY x.layer, x.r, x.c
+    ), allc AS (
+        SELECT i.layer, i.r, i.c, i.n FROM inner_cells i
+        UNION ALL SELECT i.layer, i.r, p_total, sum(i.n)::bigint FROM inner_cells i GROUP BY i.layer, i.r
+        UNION ALL SELECT i.layer, p_total, i.c, sum(i.n)::bigint FROM inner_cells i GROUP BY i.layer, i.c
+        UNION ALL SELECT i.layer, p_total, p_total, sum(i.n)::bigint FROM inner_cells i GROUP BY i.layer
+    )
+    SELECT array_agg(a.layer ORDER BY a.layer, a.r, a.c), array_agg(a.r ORDER BY a.layer, a.r, a.c),
+           array_agg(a.c ORDER BY a.layer, a.r, a.c), array_agg(a.n ORDER BY a.layer, a.r, a.c),
+           array_agg(CASE WHEN a.n BETWEEN 1 AND p_min - 1 THEN 'primary' END ORDER BY a.layer, a.r, a.c)
+      INTO v_layer, v_r, v_c, v_n, v_why
+      FROM allc a;
+    IF v_layer IS NULL THEN
+        RETURN;
+    END IF;
+    LOOP
+        v_round := v_round + 1;
+        -- 2. The first line with exactly one suppressed entry, and the entry to add in it.
+        WITH e AS (
+            SELECT i, v_layer[i] AS l, v_r[i] AS rr, v_c[i] AS cc, v_n[i] AS nn, v_why[i] IS NOT NULL AS s
+            FROM generate_subscripts(v_layer, 1) AS i
+        ), rs AS (
+            SELECT l, rr, count(*) FILTER (WHERE s) AS k FROM e GROUP BY l, rr
+        ), cs AS (
+            SELECT l, cc, count(*) FILTER (WHERE s) AS k FROM e GROUP BY l, cc
+        ), lines AS (
+            SELECT l, rr, NULL::text AS cc FROM rs WHERE k = 1
+            UNION ALL
+            SELECT l, NULL, cc FROM cs WHERE k = 1
+        )
+        SELECT e.i INTO v_pick
+        FROM lines ln
+        JOIN e ON e.l = ln.l AND (e.rr = ln.rr OR e.cc = ln.cc)
+        JOIN rs ON rs.l = e.l AND rs.rr = e.rr
+        JOIN cs ON cs.l = e.l AND cs.cc = e.cc
+        WHERE NOT e.s AND e.nn > 0
+        ORDER BY ln.l, ln.rr NULLS LAST, ln.cc,
+                 (CASE WHEN ln.rr IS NOT NULL THEN cs.k ELSE rs.k END) = 1 DESC,
+                 (e.rr = p_total OR e.cc = p_total), e.nn, e.rr, e.cc
+        LIMIT 1;
+        IF v_pick IS NULL THEN
+            -- 3. A suppressed entry that is a bridge can be solved exactly.
+            v_pick := research.suppress_bridge_fix(v_layer, v_r, v_c, v_n, v_why, p_total);
+        END IF;
+        IF v_pick IS NULL THEN
+            -- 4. A suppressed entry whose interval is narrower than p_min.
+            v_pick := research.suppress_interval_fix(v_layer, v_r, v_c, v_n, v_why, p_total, p_min);
+            EXIT WHEN v_pick IS NULL;
+        END IF;
+        v_why[v_pick] := 'secondary';
+        IF v_round > cardinality(v_layer) + 1 THEN
+            RAISE EXCEPTION 'research.suppress did not converge';
+        END IF;
+    END LOOP;
+    RETURN QUERY
+        SELECT v_layer[i], v_r[i], v_c[i], CASE WHEN v_why[i] IS NULL THEN v_n[i] END,
+               v_why[i] IS NOT NULL, CASE WHEN v_why[i] IS NOT NULL THEN 'withheld' END
+        FROM generate_subscripts(v_layer, 1) AS i;
+END $$;
+COMMENT ON FUNCTION research.suppress(research.cell[], integer, text) IS
+    'Primary (1 <= n < min), secondary (no line with one unknown, no bridge) and interval suppression (every suppressed entry keeps a feasible range of at least min, given that suppressed counts are >= 1) of two-way tables with their totals; see docs/access.md. Suppressed entries have n NULL and reason withheld.';
+
+COMMENT ON COLUMN research.children_in_care_year.suppression IS
+    'withheld when the count is suppressed (whether it was small or protects another is not told: that would bound it); NULL when published.';
+COMMENT ON COLUMN research.route_paths.suppression IS
+    'withheld when the count is suppressed; NULL when published.';
+COMMENT ON COLUMN research.waiting_time_year.suppression IS
+    'withheld when the count is suppressed; NULL when published.';
+
+SELECT ops.secure_all();
