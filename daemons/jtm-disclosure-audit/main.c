@@ -183,7 +183,15 @@ int main(int argc, char **argv)
     jtm_audit_opts o = {.min_cell = (int)cfg.min_cell,
                         .min_width = (int)(cfg.min_width ? cfg.min_width : cfg.min_cell),
                         .cross_view = cfg.cross_view};
-    if (jtm_audit_run(&pub, &o, &res, err, sizeof err) != 0) {
+    int run = jtm_audit_run(&pub, &o, &res, err, sizeof err);
+    if (run != 0 && o.cross_view) {
+        /* The assumption does not hold for these numbers (e.g. care that started before its
+         * request is not in waiting_time_year), so a reader cannot rely on it either. */
+        log_warn("cross_view_inconsistent", "error=%s", jtm_log_quote(q, sizeof q, err));
+        o.cross_view = false;
+        run = jtm_audit_run(&pub, &o, &res, err, sizeof err);
+    }
+    if (run != 0) {
         log_error("audit_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
         rc = JTM_EXIT_DATAERR;
         goto out;
