@@ -19,7 +19,7 @@
 -- a_j x_j = -(sum of the others), so its bounds follow from the others' bounds; repeated until
 -- nothing changes (or p_max_iter rounds). inf (10^12) stands for unbounded.
 CREATE FUNCTION research.suppress_bounds(p_layer text[], p_r text[], p_c text[], p_n bigint[], p_why text[],
-                                         p_total text, p_max_iter integer DEFAULT 200,
+                                         p_total text, p_lo bigint[], p_hi bigint[], p_max_iter integer DEFAULT 200,
                                          OUT lb bigint[], OUT ub bigint[])
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -28,8 +28,8 @@ DECLARE
     v_ub bigint[];
     v_iter integer := 0;
 BEGIN
-    SELECT array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE 1 END ORDER BY i),
-           array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE inf END ORDER BY i)
+    SELECT array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE greatest(1, p_lo[i]) END ORDER BY i),
+           array_agg(CASE WHEN p_why[i] IS NULL THEN p_n[i] ELSE least(inf, coalesce(p_hi[i], inf)) END ORDER BY i)
       INTO lb, ub
       FROM generate_subscripts(p_layer, 1) AS i;
     IF lb IS NULL THEN
@@ -75,21 +75,21 @@ BEGIN
         EXIT WHEN v_iter >= p_max_iter;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION research.suppress_bounds(text[], text[], text[], bigint[], text[], text, integer) IS
-    'Helper of research.suppress: bounds of every entry given the published ones, suppressed entries >= 1 and the line equations (interval propagation to a fixed point; 10^12 = unbounded).';
+COMMENT ON FUNCTION research.suppress_bounds(text[], text[], text[], bigint[], text[], text, bigint[], bigint[], integer) IS
+    'Helper of research.suppress: bounds of every entry given the published ones, suppressed entries >= 1 (or p_lo), <= p_hi, and the line equations (interval propagation to a fixed point; 10^12 = unbounded).';
 
 -- For step 4 of research.suppress: the entry to suppress so that the narrowest suppressed entry
 -- whose interval is under p_min gets a wider one, or NULL when none is narrow (or none can be
 -- widened any more: then every entry of its lines is suppressed or zero).
 CREATE FUNCTION research.suppress_interval_fix(p_layer text[], p_r text[], p_c text[], p_n bigint[],
-                                               p_why text[], p_total text, p_min integer)
+                                               p_why text[], p_total text, p_min integer, p_lo bigint[], p_hi bigint[])
 RETURNS integer
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_b record;
     v_pick integer;
 BEGIN
-    SELECT * INTO v_b FROM research.suppress_bounds(p_layer, p_r, p_c, p_n, p_why, p_total);
+    SELECT * INTO v_b FROM research.suppress_bounds(p_layer, p_r, p_c, p_n, p_why, p_total, p_lo, p_hi);
     SELECT j INTO v_pick
     FROM (SELECT i, v_b.ub[i] - v_b.lb[i] AS width FROM generate_subscripts(p_layer, 1) AS i
           WHERE p_why[i] IS NOT NULL AND v_b.ub[i] - v_b.lb[i] < p_min) narrow
@@ -103,15 +103,22 @@ BEGIN
     LIMIT 1;
     RETURN v_pick;
 END $$;
-COMMENT ON FUNCTION research.suppress_interval_fix(text[], text[], text[], bigint[], text[], text, integer) IS
+COMMENT ON FUNCTION research.suppress_interval_fix(text[], text[], text[], bigint[], text[], text, integer, bigint[], bigint[]) IS
     'Helper of research.suppress: an entry whose suppression widens the narrowest too-narrow suppressed interval.';
 
 -- research.suppress as in 0310, plus step 4 (interval protection) and 'withheld' as the only
--- published reason.
-CREATE OR REPLACE FUNCTION research.suppress(p_cells research.cell[], p_min integer, p_total text DEFAULT 'TOTAL')
+-- published reason. p_lo and p_hi: what a reader knows from other publications about entries of
+-- this table (layer, r, c, n: the entry is at least / at most n), e.g. children starting care are
+-- no more than the episodes started that waiting_time_year counts. Passing the true values there
+-- assumes the reader knows them exactly: the safe side. p_force: entries (layer, r, c) withheld
+-- from the start, because publishing them would narrow a count withheld elsewhere.
+CREATE FUNCTION research.suppress(p_cells research.cell[], p_min integer, p_total text,
+                                  p_lo research.cell[], p_hi research.cell[], p_force research.cell[])
 RETURNS TABLE (layer text, r text, c text, n bigint, suppressed boolean, reason text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
+    v_lo bigint[];
+    v_hi bigint[];
     v_layer text[];
     v_r text[];
     v_c text[];
@@ -131,12 +138,18 @@ BEGIN
     )
     SELECT array_agg(a.layer ORDER BY a.layer, a.r, a.c), array_agg(a.r ORDER BY a.layer, a.r, a.c),
            array_agg(a.c ORDER BY a.layer, a.r, a.c), array_agg(a.n ORDER BY a.layer, a.r, a.c),
-           array_agg(CASE WHEN a.n BETWEEN 1 AND p_min - 1 THEN 'primary' END ORDER BY a.layer, a.r, a.c)
+           array_agg(CASE WHEN a.n BETWEEN 1 AND p_min - 1 THEN 'primary'
+                          WHEN a.n > 0 AND EXISTS (SELECT 1 FROM unnest(p_force) f WHERE (f.layer, f.r, f.c) = (a.layer, a.r, a.c))
+                          THEN 'secondary' END ORDER BY a.layer, a.r, a.c)
       INTO v_layer, v_r, v_c, v_n, v_why
       FROM allc a;
     IF v_layer IS NULL THEN
         RETURN;
     END IF;
+    SELECT array_agg((SELECT max(x.n) FROM unnest(p_lo) x WHERE (x.layer, x.r, x.c) = (v_layer[i], v_r[i], v_c[i])) ORDER BY i),
+           array_agg((SELECT min(x.n) FROM unnest(p_hi) x WHERE (x.layer, x.r, x.c) = (v_layer[i], v_r[i], v_c[i])) ORDER BY i)
+      INTO v_lo, v_hi
+      FROM generate_subscripts(v_layer, 1) AS i;
     LOOP
         v_round := v_round + 1;
         -- 2. The first line with exactly one suppressed entry, and the entry to add in it.
@@ -168,7 +181,7 @@ BEGIN
         END IF;
         IF v_pick IS NULL THEN
             -- 4. A suppressed entry whose interval is narrower than p_min.
-            v_pick := research.suppress_interval_fix(v_layer, v_r, v_c, v_n, v_why, p_total, p_min);
+            v_pick := research.suppress_interval_fix(v_layer, v_r, v_c, v_n, v_why, p_total, p_min, v_lo, v_hi);
             EXIT WHEN v_pick IS NULL;
         END IF;
         v_why[v_pick] := 'secondary';
@@ -181,8 +194,65 @@ BEGIN
                v_why[i] IS NOT NULL, CASE WHEN v_why[i] IS NOT NULL THEN 'withheld' END
         FROM generate_subscripts(v_layer, 1) AS i;
 END $$;
+COMMENT ON FUNCTION research.suppress(research.cell[], integer, text, research.cell[], research.cell[], research.cell[]) IS
+    'Primary (1 <= n < min), secondary (no line with one unknown, no bridge) and interval suppression (every suppressed entry keeps a feasible range of at least min, given that suppressed counts are >= 1) of two-way tables with their totals; see docs/access.md. Suppressed entries have n NULL and reason withheld; p_lo / p_hi are bounds known from elsewhere, p_force entries withheld from the start.';
+
+-- The 0310 signature, for callers without outside bounds.
+CREATE OR REPLACE FUNCTION research.suppress(p_cells research.cell[], p_min integer, p_total text DEFAULT 'TOTAL')
+RETURNS TABLE (layer text, r text, c text, n bigint, suppressed boolean, reason text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT * FROM research.suppress(p_cells, p_min, p_total, NULL::research.cell[], NULL::research.cell[],
+                                    NULL::research.cell[]);
+END;
 COMMENT ON FUNCTION research.suppress(research.cell[], integer, text) IS
-    'Primary (1 <= n < min), secondary (no line with one unknown, no bridge) and interval suppression (every suppressed entry keeps a feasible range of at least min, given that suppressed counts are >= 1) of two-way tables with their totals; see docs/access.md. Suppressed entries have n NULL and reason withheld.';
+    'research.suppress without bounds from other publications; see the six-argument form.';
+
+-- waiting_time_year and children_in_care_year are related: the children who started care in a
+-- year and municipality are no more than the episodes started there and then (each child's first
+-- start is one of them, and waiting_time_year counts it when it waited 0 days or more). So:
+--  * a withheld episodes total is at least the children total: passed as a lower bound (the true
+--    children count, the safe side whether or not it is published);
+--  * a published episodes total E bounds a withheld children total c from above: when E - c is
+--    under min_cell it would narrow c, so that episodes total is withheld too.
+-- children_in_care_year stays as it was (the query of 0310); only waiting_time_year looks at it.
+CREATE OR REPLACE VIEW research.waiting_time_year WITH (security_barrier = true) AS
+WITH ep AS (
+    SELECT date_part('year', e.started_on)::text AS y, e.gemeente,
+           CASE WHEN w.d <= 28 THEN '0-4w' WHEN w.d <= 56 THEN '4-8w' WHEN w.d <= 91 THEN '8-13w' ELSE '13w+' END AS band,
+           count(*) AS n
+    FROM wh.care_episode e
+    CROSS JOIN LATERAL (SELECT e.started_on - coalesce(e.requested_on, e.allocated_on) AS d) w
+    WHERE e.started_on IS NOT NULL AND e.gemeente IS NOT NULL AND w.d >= 0
+    GROUP BY 1, 2, 3
+), ep_tot AS (
+    SELECT y, gemeente, sum(n) AS n FROM ep GROUP BY 1, 2
+    UNION ALL SELECT y, 'TOTAL', sum(n) FROM ep GROUP BY 1
+), ch AS (
+    SELECT f.y::text AS y, f.gemeente, count(*) AS n
+    FROM (SELECT DISTINCT ON (e.pid, date_part('year', e.started_on))
+                 date_part('year', e.started_on)::integer AS y, e.gemeente
+          FROM wh.care_episode e
+          WHERE e.started_on IS NOT NULL AND e.gemeente IS NOT NULL
+          ORDER BY e.pid, date_part('year', e.started_on), e.started_on, e.category) f
+    GROUP BY 1, 2
+), ch_tot AS (
+    SELECT y, gemeente, n FROM ch
+    UNION ALL SELECT y, 'TOTAL', sum(n) FROM ch GROUP BY 1
+)
+SELECT s.layer::integer AS year, s.r AS gemeente, s.c AS wait_band, s.n AS episodes, s.suppressed,
+       s.reason AS suppression
+FROM research.suppress(
+    ARRAY(SELECT ROW(ep.y, ep.gemeente, ep.band, ep.n)::research.cell FROM ep),
+    research.min_cell(), 'TOTAL',
+    ARRAY(SELECT ROW(ch_tot.y, ch_tot.gemeente, 'TOTAL', ch_tot.n)::research.cell FROM ch_tot),
+    NULL,
+    ARRAY(SELECT ROW(ch_tot.y, ch_tot.gemeente, 'TOTAL', NULL)::research.cell
+          FROM ch_tot
+          JOIN ep_tot ON (ep_tot.y, ep_tot.gemeente) = (ch_tot.y, ch_tot.gemeente)
+          JOIN research.children_in_care_year c
+            ON (c.year::text, c.gemeente, c.care_level) = (ch_tot.y, ch_tot.gemeente, 'TOTAL') AND c.suppressed
+          WHERE ep_tot.n - ch_tot.n < research.min_cell())) s;
 
 COMMENT ON COLUMN research.children_in_care_year.suppression IS
     'withheld when the count is suppressed (whether it was small or protects another is not told: that would bound it); NULL when published.';
@@ -190,5 +260,7 @@ COMMENT ON COLUMN research.route_paths.suppression IS
     'withheld when the count is suppressed; NULL when published.';
 COMMENT ON COLUMN research.waiting_time_year.suppression IS
     'withheld when the count is suppressed; NULL when published.';
+COMMENT ON VIEW research.waiting_time_year IS
+    'Started care episodes by year of start, municipality and waiting band (request or allocation to start: 0-4w, 4-8w, 8-13w, 13w+), with TOTAL rows and columns; suppressed like research.children_in_care_year, and also so that its totals do not narrow a withheld total of children_in_care_year.';
 
 SELECT ops.secure_all();
