@@ -9,7 +9,9 @@
 --    never narrower than the true feasible range, possibly wider);
 --  * redefines research.suppress with a step 4: while a suppressed entry's interval is narrower
 --    than min_cell (ub - lb < min_cell), suppress one more non-zero entry of one of its lines
---    (preferably an inner cell of at least min_cell, then the smallest), and go back to step 2;
+--    (preferably one whose other line already has a suppressed entry, then one of at least
+--    min_cell, an inner cell, the smallest), and go back to step 2; step 3's bridge check then
+--    looks only at entries added since it last found none (an added edge never makes a bridge);
 --  * publishes every withheld entry as suppression = 'withheld': 'primary' would tell the
 --    researcher the count is under min_cell, an upper bound the rule cannot hide.
 -- The views keep reading the wh parent tables and their grants (ops.secure_all()).
@@ -78,33 +80,89 @@ END $$;
 COMMENT ON FUNCTION research.suppress_bounds(text[], text[], text[], bigint[], text[], text, bigint[], bigint[], integer) IS
     'Helper of research.suppress: bounds of every entry given the published ones, suppressed entries >= 1 (or p_lo), <= p_hi, and the line equations (interval propagation to a fixed point; 10^12 = unbounded).';
 
--- For step 4 of research.suppress: the entry to suppress so that the narrowest suppressed entry
--- whose interval is under p_min gets a wider one, or NULL when none is narrow (or none can be
--- widened any more: then every entry of its lines is suppressed or zero).
-CREATE FUNCTION research.suppress_interval_fix(p_layer text[], p_r text[], p_c text[], p_n bigint[],
-                                               p_why text[], p_total text, p_min integer, p_lo bigint[], p_hi bigint[])
+-- 0310's bridge check, limited to the entries p_only (NULL: all). Adding a suppressed entry (an
+-- edge) never turns another edge into a bridge, it can only end bridges; so once no entry is a
+-- bridge, only the entries added since can be one, and research.suppress checks just those.
+CREATE FUNCTION research.suppress_bridge_fix(p_layer text[], p_r text[], p_c text[], p_n bigint[],
+                                             p_why text[], p_total text, p_only integer[])
 RETURNS integer
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    v_b record;
+    b record;
     v_pick integer;
 BEGIN
+    FOR b IN SELECT i FROM generate_subscripts(p_layer, 1) AS i
+             WHERE p_why[i] IS NOT NULL AND (p_only IS NULL OR i = ANY (p_only)) ORDER BY i
+    LOOP
+        WITH RECURSIVE e AS (
+            SELECT i, 'r:' || p_r[i] AS a, 'c:' || p_c[i] AS z
+            FROM generate_subscripts(p_layer, 1) AS i
+            WHERE p_why[i] IS NOT NULL AND p_layer[i] = p_layer[b.i] AND i <> b.i
+        ), side_r(node) AS (
+            SELECT 'r:' || p_r[b.i]
+            UNION
+            SELECT CASE WHEN e.a = s.node THEN e.z ELSE e.a END FROM side_r s JOIN e ON s.node IN (e.a, e.z)
+        ), side_c(node) AS (
+            SELECT 'c:' || p_c[b.i]
+            UNION
+            SELECT CASE WHEN e.a = s.node THEN e.z ELSE e.a END FROM side_c s JOIN e ON s.node IN (e.a, e.z)
+        )
+        SELECT i INTO v_pick
+        FROM generate_subscripts(p_layer, 1) AS i
+        WHERE NOT EXISTS (SELECT 1 FROM side_r WHERE node = 'c:' || p_c[b.i])  -- a bridge
+          AND p_why[i] IS NULL AND p_n[i] > 0 AND p_layer[i] = p_layer[b.i]
+          AND (('r:' || p_r[i] IN (SELECT node FROM side_c) AND 'c:' || p_c[i] IN (SELECT node FROM side_r))
+            OR ('r:' || p_r[i] IN (SELECT node FROM side_r) AND 'c:' || p_c[i] IN (SELECT node FROM side_c)))
+        ORDER BY (p_r[i] = p_total OR p_c[i] = p_total), p_n[i], p_r[i], p_c[i]
+        LIMIT 1;
+        IF v_pick IS NOT NULL THEN
+            RETURN v_pick;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION research.suppress_bridge_fix(text[], text[], text[], bigint[], text[], text, integer[]) IS
+    'Helper of research.suppress: picks an entry that puts a suppressed bridge entry (among p_only, NULL: all) on a cycle of suppressed entries.';
+
+-- For step 4 of research.suppress: the entry to suppress (as a one-element array) so that the
+-- narrowest withheld entry whose interval is under p_min gets a wider one, or NULL when none is
+-- narrow (or none can be widened any more: every entry of its lines is suppressed or zero). One at
+-- a time: fixing all narrow entries at once withheld 14% more of route_paths on the demo region.
+CREATE FUNCTION research.suppress_interval_fix(p_layer text[], p_r text[], p_c text[], p_n bigint[],
+                                               p_why text[], p_total text, p_min integer, p_lo bigint[], p_hi bigint[])
+RETURNS integer[]
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_b record;
+    v_picks integer[];
+BEGIN
     SELECT * INTO v_b FROM research.suppress_bounds(p_layer, p_r, p_c, p_n, p_why, p_total, p_lo, p_hi);
-    SELECT j INTO v_pick
-    FROM (SELECT i, v_b.ub[i] - v_b.lb[i] AS width FROM generate_subscripts(p_layer, 1) AS i
-          WHERE p_why[i] IS NOT NULL AND v_b.ub[i] - v_b.lb[i] < p_min) narrow
-    CROSS JOIN LATERAL (
-        SELECT j FROM generate_subscripts(p_layer, 1) AS j
-        WHERE p_why[j] IS NULL AND p_n[j] > 0 AND p_layer[j] = p_layer[narrow.i]
-          AND (p_r[j] = p_r[narrow.i] OR p_c[j] = p_c[narrow.i])
-        ORDER BY p_n[j] < p_min, (p_r[j] = p_total OR p_c[j] = p_total), p_n[j], p_r[j], p_c[j]
-        LIMIT 1) cand
-    ORDER BY narrow.width, narrow.i
-    LIMIT 1;
-    RETURN v_pick;
+    WITH e AS (
+        SELECT i, p_layer[i] AS l, p_r[i] AS rr, p_c[i] AS cc, p_n[i] AS nn, p_why[i] IS NOT NULL AS s,
+               v_b.ub[i] - v_b.lb[i] AS width
+        FROM generate_subscripts(p_layer, 1) AS i
+    ), rs AS (
+        SELECT l, rr, count(*) FILTER (WHERE s) AS k FROM e GROUP BY l, rr
+    ), cs AS (
+        SELECT l, cc, count(*) FILTER (WHERE s) AS k FROM e GROUP BY l, cc
+    ), cand AS (
+        -- per narrow entry one entry of its lines: preferably one whose other line already has a
+        -- suppressed entry (adding it leaves no line with a single one, which step 2 would mend
+        -- with yet another), then one of at least p_min, an inner cell, the smallest
+        SELECT DISTINCT ON (nw.i) e.i AS j, nw.i AS ni, nw.width
+        FROM e nw
+        JOIN e ON e.l = nw.l AND NOT e.s AND e.nn > 0 AND (e.rr = nw.rr OR e.cc = nw.cc)
+        JOIN rs ON rs.l = e.l AND rs.rr = e.rr
+        JOIN cs ON cs.l = e.l AND cs.cc = e.cc
+        WHERE nw.s AND nw.width < p_min
+        ORDER BY nw.i, (CASE WHEN e.rr = nw.rr THEN cs.k ELSE rs.k END) = 0, e.nn < p_min,
+                 (e.rr = p_total OR e.cc = p_total), e.nn, e.rr, e.cc
+    )
+    SELECT ARRAY[j] INTO v_picks FROM cand ORDER BY width, ni LIMIT 1;
+    RETURN v_picks;
 END $$;
 COMMENT ON FUNCTION research.suppress_interval_fix(text[], text[], text[], bigint[], text[], text, integer, bigint[], bigint[]) IS
-    'Helper of research.suppress: an entry whose suppression widens the narrowest too-narrow suppressed interval.';
+    'Helper of research.suppress: an entry of the lines of the narrowest suppressed entry whose interval is under p_min, whose suppression widens it.';
 
 -- research.suppress as in 0310, plus step 4 (interval protection) and 'withheld' as the only
 -- published reason. p_lo and p_hi: what a reader knows from other publications about entries of
@@ -125,6 +183,8 @@ DECLARE
     v_n bigint[];
     v_why text[];
     v_pick integer;
+    v_picks integer[];
+    v_new integer[];  -- entries added since the last bridge check found none (NULL: check all)
     v_round integer := 0;
 BEGIN
     WITH inner_cells AS (
@@ -177,14 +237,23 @@ BEGIN
         LIMIT 1;
         IF v_pick IS NULL THEN
             -- 3. A suppressed entry that is a bridge can be solved exactly.
-            v_pick := research.suppress_bridge_fix(v_layer, v_r, v_c, v_n, v_why, p_total);
+            v_pick := research.suppress_bridge_fix(v_layer, v_r, v_c, v_n, v_why, p_total, v_new);
+            IF v_pick IS NULL THEN
+                v_new := '{}';
+            END IF;
         END IF;
         IF v_pick IS NULL THEN
-            -- 4. A suppressed entry whose interval is narrower than p_min.
-            v_pick := research.suppress_interval_fix(v_layer, v_r, v_c, v_n, v_why, p_total, p_min, v_lo, v_hi);
-            EXIT WHEN v_pick IS NULL;
+            -- 4. Suppressed entries whose intervals are narrower than p_min.
+            v_picks := research.suppress_interval_fix(v_layer, v_r, v_c, v_n, v_why, p_total, p_min, v_lo, v_hi);
+            EXIT WHEN v_picks IS NULL;
+            FOREACH v_pick IN ARRAY v_picks LOOP
+                v_why[v_pick] := 'secondary';
+            END LOOP;
+            v_new := CASE WHEN v_new IS NOT NULL THEN v_new || v_picks END;
+            CONTINUE;
         END IF;
         v_why[v_pick] := 'secondary';
+        v_new := CASE WHEN v_new IS NOT NULL THEN v_new || v_pick END;
         IF v_round > cardinality(v_layer) + 1 THEN
             RAISE EXCEPTION 'research.suppress did not converge';
         END IF;
