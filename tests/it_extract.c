@@ -1,7 +1,10 @@
 /* jtm-extract (docs/access.md, Study extracts) against a migrated database with synthetic facts:
- * k-anonymity holds on the written CSV, two study keys (or two study ids) share no pseudonym, no
- * warehouse pid or full date leaves, rare values are merged, the metadata adds up, and the key file
- * and command line are checked with the conventional exit codes. Runs as a jtm_extractor login. */
+ * k-anonymity over every column holds on the written CSV (each child's whole record is shared by
+ * at least k children), the comparison group is in, two study keys (or two study ids) share no
+ * pseudonym, no warehouse pid or full date leaves, rare values are merged, the metadata adds up,
+ * the codebook (datapackage.json) describes every column with its type and labels, and the key
+ * file and command line are checked with the conventional exit codes. Runs as a jtm_extractor
+ * login. Linkage against the warehouse: it_extract_linkage.c. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -49,7 +52,16 @@ static void load(PGconn *c)
             "        CASE WHEN i = 5 THEN '99999999' ELSE '1234567' || (i % 3) END, '01',"
             "        date '2024-02-02', date '2024-02-20', date '2024-03-11' + (e - 1) * 40,"
             "        CASE WHEN e = 1 THEN date '2024-04-17' END, CASE WHEN e = 1 THEN '31' END"
-            " FROM kid, generate_series(1, 1 + i % 2) e");
+            " FROM kid, generate_series(1, 1 + i % 2) e;"
+            /* 40 children known only from JGZ contacts: the comparison group */
+            "INSERT INTO staging.event (feed, event_id, pid, type, occurred_on, recorded_at, status, withdrawn, gemeente, payload)"
+            " SELECT 'jgz', md5('cmp' || i), md5('cmp-kid' || i), 'contact', date '2024-02-01', now(), 1, false,"
+            "        CASE WHEN i % 2 = 0 THEN 'GM0505' ELSE 'GM0363' END,"
+            "        jsonb_build_object('client', jsonb_build_object('birth_ym', '2019-0' || (1 + i % 3), 'sex', 1 + i % 2))"
+            " FROM generate_series(1, 40) i;"
+            "INSERT INTO wh.route (pid, gemeente, path, episodes)"
+            " SELECT md5('cmp-kid' || i), CASE WHEN i % 2 = 0 THEN 'GM0505' ELSE 'GM0363' END, NULL, 0"
+            " FROM generate_series(1, 40) i");
 }
 
 static void write_key(const char *name, const char *bytes, int mode)
@@ -161,39 +173,45 @@ static void field(const char *line, int i, char *out, size_t outlen)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Every class of (gemeente, age_band, sex, path) holds at least k distinct study pseudonyms.
- * Returns the number of distinct pseudonyms. */
+/* Every child's whole record (its rows without the study pseudonym, sorted) is shared by at least k
+ * children. Returns the number of children. */
 static int check_k_anonymous(const csv *c, int k)
 {
-    char **keys = calloc((size_t)c->n + 1, sizeof *keys);
-    for (int i = 0; i < c->n; i++) {
-        char sp[64], g[32], age[32], sex[8], path[128];
-        field(c->lines[i], 0, sp, sizeof sp);
-        field(c->lines[i], 1, g, sizeof g);
-        field(c->lines[i], 2, sex, sizeof sex);
-        field(c->lines[i], 3, age, sizeof age);
-        field(c->lines[i], 4, path, sizeof path);
-        cr_assert(asprintf(&keys[i], "%s|%s|%s|%s|%s", g, age, sex, path, sp) > 0);
-    }
-    qsort(keys, (size_t)c->n, sizeof *keys, cmp_str);
-    int distinct = 0;
+    /* rows sorted by study pseudonym: one record per run of equal pseudonyms */
+    char **recs = calloc((size_t)c->n + 1, sizeof *recs);
+    int nrec = 0;
     for (int i = 0; i < c->n;) {
-        const char *bar = strrchr(keys[i], '|');
-        size_t qlen = (size_t)(bar - keys[i]);
-        int j = i, children = 0;
-        while (j < c->n && strncmp(keys[j], keys[i], qlen + 1) == 0) {
-            if (j == i || strcmp(keys[j], keys[j - 1]) != 0)
-                children++;
+        int j = i;
+        while (j < c->n && strncmp(c->lines[j], c->lines[i], 33) == 0)
             j++;
+        char **rows = calloc((size_t)(j - i), sizeof *rows);
+        size_t len = 1;
+        for (int t = i; t < j; t++) {
+            rows[t - i] = c->lines[t] + 33;
+            len += strlen(rows[t - i]) + 1;
         }
-        cr_assert_geq(children, k, "class %.*s has %d children (< k = %d)", (int)qlen, keys[i], children, k);
-        distinct += children;
+        qsort(rows, (size_t)(j - i), sizeof *rows, cmp_str);
+        char *r = calloc(len, 1);
+        for (int t = 0; t < j - i; t++) {
+            strcat(r, rows[t]);
+            strcat(r, "\n");
+        }
+        free(rows);
+        recs[nrec++] = r;
         i = j;
     }
-    for (int i = 0; i < c->n; i++)
-        free(keys[i]);
-    free(keys);
-    return distinct;
+    qsort(recs, (size_t)nrec, sizeof *recs, cmp_str);
+    for (int i = 0; i < nrec;) {
+        int j = i;
+        while (j < nrec && strcmp(recs[j], recs[i]) == 0)
+            j++;
+        cr_assert_geq(j - i, k, "record %s is shared by %d children (< k = %d)", recs[i], j - i, k);
+        i = j;
+    }
+    for (int i = 0; i < nrec; i++)
+        free(recs[i]);
+    free(recs);
+    return nrec;
 }
 
 static json_t *read_meta(const char *name)
@@ -217,17 +235,35 @@ Test(extract, k_anonymous_coarsened_and_metadata_adds_up, .init = setup, .fini =
 {
     cr_assert_eq(run_extract(NULL, "a.key", "studyA", "a.csv", NULL), 0);
     csv c = read_csv("a.csv");
-    cr_assert_str_eq(c.header, "study_pid,gemeente,sex,age_band,path,first_signal_month,first_care_month,"
-                               "repeat_care,episodes,care_level,category,provider,referrer,requested_month,"
-                               "allocated_month,started_month,ended_month,end_reason,rejected,decision_weeks,start_weeks");
+    cr_assert_str_eq(c.header, "study_pid,group,generalisation,gemeente,sex,age_band,path,care_levels,first_signal,"
+                               "first_care,repeat_care,episodes,care_level,category,provider,referrer,requested,"
+                               "allocated,started,ended,end_reason,rejected,decision_weeks,start_weeks");
     int children = check_k_anonymous(&c, 5);
     json_t *m = read_meta("a.csv");
     cr_assert_eq(meta_count(m, "children_written"), children);
     cr_assert_eq(meta_count(m, "rows_written"), c.n);
-    cr_assert_eq(meta_count(m, "children_read"), 300);
-    cr_assert_gt(meta_count(m, "children_suppressed"), 0, "the 3 children of GM0599 are in classes under k");
-    cr_assert_eq(meta_count(m, "children_written") + meta_count(m, "children_suppressed"), 300);
-    cr_assert_eq(meta_count(m, "rows_written") + meta_count(m, "rows_suppressed"), meta_count(m, "rows_read"));
+    cr_assert_eq(meta_count(m, "children_read"), 340);
+    cr_assert_eq(meta_count(m, "children_written") + meta_count(m, "children_suppressed"), 340);
+    long by_level = 0;
+    json_t *lv = json_object_get(json_object_get(m, "counts"), "children_by_level");
+    const char *lk;
+    json_t *lvv;
+    json_object_foreach(lv, lk, lvv) by_level += (long)json_integer_value(lvv);
+    cr_assert_eq(by_level, children);
+    /* The comparison group is in, flagged, and reported with its loss; the risk was measured. */
+    int comparison = 0;
+    for (int i = 0; i < c.n; i++)
+        comparison += strstr(c.lines[i], ",comparison,") != NULL;
+    cr_assert_eq(comparison, 40);
+    json_t *groups = json_object_get(m, "groups");
+    cr_assert_eq(json_array_size(groups), 5);
+    json_t *cg = json_array_get(groups, 2);
+    cr_assert_str_eq(json_string_value(json_object_get(cg, "group")), "comparison");
+    cr_assert_eq(json_integer_value(json_object_get(cg, "children_kept")), 40);
+    json_t *risk = json_object_get(m, "risk");
+    cr_assert_geq(json_integer_value(json_object_get(risk, "smallest_match")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(risk, "children_unique")), 0);
+    cr_assert_leq(json_real_value(json_object_get(risk, "max_risk")), 0.2 + 1e-9);
     cr_assert_geq(meta_count(m, "smallest_class_written"), 5);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "parameters"), "k")), 5);
     cr_assert_str_eq(json_string_value(json_object_get(m, "study_id")), "studyA");
@@ -243,7 +279,7 @@ Test(extract, k_anonymous_coarsened_and_metadata_adds_up, .init = setup, .fini =
     PGresult *pids = PQexec(db, "SELECT pid FROM wh.route");
     for (int i = 0; i < c.n; i++) {
         cr_assert(regexec(&full_date, c.lines[i], 0, NULL, 0) != 0, "full date in %s", c.lines[i]);
-        cr_assert(!strstr(c.lines[i], "GM0599"), "a class under k was written");
+        cr_assert(!strstr(c.lines[i], "GM0599"), "a municipality of 3 children was written");
         cr_assert(!strstr(c.lines[i], "99999999"), "a rare provider was not merged");
         cr_assert(!strstr(c.lines[i], "JGZ>VERZUIM>CRISIS"), "a rare path was not merged");
         for (int p = 0; p < PQntuples(pids); p += 37)
@@ -354,4 +390,88 @@ Test(extract, refuses_bad_keys_arguments_and_roles, .init = setup, .fini = teard
     snprintf(cmd, sizeof cmd, "%s/x.csv", g_tmp);
     cr_assert_neq(access(cmd, F_OK), 0, "no partial output");
     free(res);
+}
+
+/* The codebook: a Frictionless data package whose one resource is the CSV, whose table schema
+ * names every column in order with a type, and whose categories label coded columns. Loaded the way
+ * a reader would: each value is a missing value ("" or "*"), or of the field's type and, for a
+ * closed code list (constraints.enum), one of its values. */
+Test(extract, datapackage_describes_every_column_with_type_and_labels, .init = setup, .fini = teardown)
+{
+    cr_assert_eq(run_extract(NULL, "a.key", "studyA", "a.csv", NULL), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/a.csv.datapackage.json", g_tmp);
+    json_error_t e;
+    json_t *pkg = json_load_file(path, 0, &e);
+    cr_assert(pkg, "%s: %s", path, e.text);
+    cr_assert_str_eq(json_string_value(json_object_get(pkg, "profile")), "tabular-data-package");
+    json_t *res = json_array_get(json_object_get(pkg, "resources"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(res, "path")), "a.csv");
+    cr_assert_str_eq(json_string_value(json_object_get(res, "profile")), "tabular-data-resource");
+    json_t *schema = json_object_get(res, "schema"), *fields = json_object_get(schema, "fields");
+    json_t *missing = json_object_get(schema, "missingValues");
+    cr_assert_eq(json_array_size(missing), 2);
+
+    csv c = read_csv("a.csv");
+    /* Header = the schema's field names, in order. */
+    char *hdr = strdup(c.header), *save = NULL;
+    size_t nf = 0;
+    for (char *tok = strtok_r(hdr, ",", &save); tok; tok = strtok_r(NULL, ",", &save), nf++) {
+        json_t *f = json_array_get(fields, nf);
+        cr_assert(f, "column %s has no field", tok);
+        cr_assert_str_eq(json_string_value(json_object_get(f, "name")), tok);
+        const char *type = json_string_value(json_object_get(f, "type"));
+        cr_assert(type && (!strcmp(type, "string") || !strcmp(type, "integer")), "%s: type %s", tok, type);
+        cr_assert(json_string_length(json_object_get(f, "description")) > 10, "%s has no description", tok);
+        cr_assert(json_is_string(json_object_get(f, "jtm:generalisation")), "%s: generalisation not documented", tok);
+        json_t *cats = json_object_get(f, "categories");
+        size_t ci;
+        json_t *cat;
+        json_array_foreach(cats, ci, cat) cr_assert(json_string_length(json_object_get(cat, "label")) > 0, "%s: unlabelled", tok);
+    }
+    free(hdr);
+    cr_assert_eq(nf, json_array_size(fields), "a field without a column");
+
+    /* Labels of a few coded columns. */
+    json_t *sex = json_array_get(fields, 4);
+    cr_assert_str_eq(json_string_value(json_object_get(sex, "type")), "integer");
+    json_t *cats = json_object_get(sex, "categories");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(cats, 2), "value")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cats, 2), "label")), "female");
+    json_t *grp = json_array_get(fields, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(grp, "categories"), 1), "value")),
+                     "comparison");
+
+    /* Every value loads: missing, or typed and within a closed code list. */
+    for (int i = 0; i < c.n; i++) {
+        for (size_t f = 0; f < nf; f++) {
+            char v[256];
+            field(c.lines[i], (int)f, v, sizeof v);
+            if (!*v || !strcmp(v, "*"))
+                continue;
+            json_t *fd = json_array_get(fields, f);
+            int integer = !strcmp(json_string_value(json_object_get(fd, "type")), "integer");
+            char *end = NULL;
+            long long iv = integer ? strtoll(v, &end, 10) : 0;
+            if (integer)
+                cr_assert(end && !*end, "%s=%s is not an integer", json_string_value(json_object_get(fd, "name")), v);
+            json_t *en = json_object_get(json_object_get(fd, "constraints"), "enum");
+            if (!en)
+                continue;
+            int found = 0;
+            size_t k;
+            json_t *ev;
+            json_array_foreach(en, k, ev) found |= integer ? json_integer_value(ev) == iv : !strcmp(json_string_value(ev), v);
+            cr_assert(found, "%s=%s is not in its code list", json_string_value(json_object_get(fd, "name")), v);
+        }
+    }
+    /* The descriptor pins the CSV it describes. */
+    json_t *m = read_meta("a.csv");
+    char want[80];
+    snprintf(want, sizeof want, "sha256:%s", json_string_value(json_object_get(m, "sha256")));
+    cr_assert_str_eq(json_string_value(json_object_get(res, "hash")), want);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "codebook")), "a.csv.datapackage.json");
+    json_decref(m);
+    csv_free(&c);
+    json_decref(pkg);
 }

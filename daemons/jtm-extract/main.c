@@ -2,8 +2,9 @@
  * steward with a login in jtm_extractor; the researcher receives the CSV and its metadata, never the
  * study key.
  *   jtm-extract [-c FILE] [-X key=value] --study-key-file F --study-id S [-k N] -o out.csv
- * writes out.csv (header + rows, mode 0600) and out.csv.meta.json (parameters, counts, date, the
- * CSV's SHA-256), each through a temporary file and rename. */
+ * writes out.csv (header + rows, mode 0600), out.csv.meta.json (parameters, counts, information loss
+ * per group, measured risk, date, the CSV's SHA-256) and out.csv.datapackage.json (the codebook: a
+ * Frictionless Data package with the table schema), each through a temporary file and rename. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codebook.h"
 #include "config.h"
 #include "extract.h"
 #include "log.h"
@@ -37,7 +39,7 @@ static const jtm_option extract_options[] = {
                 "study key file, >= 32 bytes, mode 0600 or stricter (--study-key-file)"),
     JTM_OPT_STR("output", NULL, output, extract_config, "CSV to write; metadata goes to <output>.meta.json (-o)"),
     JTM_OPT_INT("extract.k", "5", 2, 1000000, k, extract_config,
-                "k-anonymity: smallest group of children sharing gemeente, age band, sex and path (-k)"),
+                "k-anonymity: smallest set of children sharing a whole record, every column (-k)"),
     JTM_OPT_INT("extract.rare_min", "10", 1, 1000000, rare_min, extract_config,
                 "values held by fewer children are merged into OTHER"),
     JTM_OPT_STR("log.level", "info", log_level, extract_config, "debug, info, warn or error"),
@@ -50,9 +52,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: jtm-extract [-c FILE] [-X key=value] --study-key-file F --study-id S [-k N] -o OUT.csv\n"
-            "Writes a study extract: routes and care episodes with a study pseudonym, months, age bands,\n"
-            "rare values merged and k-anonymity on (gemeente, age band, sex, path); OUT.csv.meta.json\n"
-            "holds the parameters and counts.\n"
+            "Writes a study extract: every child (care and comparison group) with its care episodes, a\n"
+            "study pseudonym, rare values merged, and each child's record generalised (months, quarters,\n"
+            "years, ...) until at least k children share it over every column; OUT.csv.meta.json holds\n"
+            "the parameters, counts, loss per group and risk, OUT.csv.datapackage.json the codebook.\n"
             "  -c, --config FILE        config file (key = value lines)\n"
             "  -X key=value             set an option (repeatable); pg.<keyword> goes to libpq\n"
             "      --study-key-file F   same as -X study.key_file=F\n"
@@ -166,7 +169,7 @@ int main(int argc, char **argv)
     int rc = JTM_EXIT_CONFIG;
     jtm_key *key = NULL;
     PGconn *conn = NULL;
-    char *conninfo = NULL, *tmp_csv = NULL, *meta_path = NULL, *tmp_meta = NULL;
+    char *conninfo = NULL, *tmp_csv = NULL, *meta_path = NULL, *tmp_meta = NULL, *pkg_path = NULL, *tmp_pkg = NULL;
     jtm_log_init("jtm-extract", JTM_LOG_INFO);
     if (jtm_config_startup(extract_options, &cfg, &pt, config_path, &cli, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-extract: %s\n", err);
@@ -199,7 +202,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (asprintf(&tmp_csv, "%s.tmp", cfg.output) < 0 || asprintf(&meta_path, "%s.meta.json", cfg.output) < 0 ||
-        asprintf(&tmp_meta, "%s.meta.json.tmp", cfg.output) < 0) {
+        asprintf(&tmp_meta, "%s.meta.json.tmp", cfg.output) < 0 ||
+        asprintf(&pkg_path, "%s.datapackage.json", cfg.output) < 0 ||
+        asprintf(&tmp_pkg, "%s.datapackage.json.tmp", cfg.output) < 0) {
         rc = JTM_EXIT_SOFTWARE;
         goto out;
     }
@@ -224,22 +229,33 @@ int main(int argc, char **argv)
         rc = JTM_EXIT_IOERR;
         goto out;
     }
+    const char *base = strrchr(cfg.output, '/'), *pkg_base = strrchr(pkg_path, '/');
+    base = base ? base + 1 : cfg.output;
+    pkg_base = pkg_base ? pkg_base + 1 : pkg_path;
     FILE *meta = open_private(tmp_meta);
-    const char *base = strrchr(cfg.output, '/');
-    int meta_rc = meta ? jtm_extract_write_meta(meta, &params, &stats, base ? base + 1 : cfg.output, sha) : -1;
+    int meta_rc = meta ? jtm_extract_write_meta(meta, &params, &stats, base, sha, pkg_base) : -1;
     if (meta && finish_file(meta, tmp_meta, meta_path) != 0)
         meta_rc = -1;
-    if (meta_rc != 0) {
+    FILE *pkg = meta_rc == 0 ? open_private(tmp_pkg) : NULL;
+    int pkg_rc = pkg ? jtm_codebook_write(pkg, &params, base, sha) : -1;
+    if (pkg && finish_file(pkg, tmp_pkg, pkg_path) != 0)
+        pkg_rc = -1;
+    if (meta_rc != 0 || pkg_rc != 0) {
         unlink(meta_path);
-        unlink(cfg.output); /* no extract without its metadata */
-        log_error("output_failed", "file=%s", jtm_log_quote(q, sizeof q, meta_path));
+        unlink(pkg_path);
+        unlink(cfg.output); /* no extract without its metadata and codebook */
+        log_error("output_failed", "file=%s", jtm_log_quote(q, sizeof q, meta_rc ? meta_path : pkg_path));
         rc = JTM_EXIT_IOERR;
         goto out;
     }
     log_info("extract_written", "study=%s k=%lld children=%ld rows=%ld children_suppressed=%ld rows_suppressed=%ld "
-                                "classes=%ld classes_suppressed=%ld",
+                                "classes=%ld classes_suppressed=%ld comparison=%ld residential_kept=%ld/%ld "
+                                "crisis_kept=%ld/%ld smallest_match=%ld mean_risk=%.4f",
              jtm_log_quote(q, sizeof q, cfg.study_id), cfg.k, stats.children_written, stats.rows_written,
-             stats.children_suppressed, stats.rows_suppressed, stats.classes, stats.classes_suppressed);
+             stats.children_suppressed, stats.rows_suppressed, stats.classes, stats.classes_suppressed,
+             stats.groups[JTM_XG_COMPARISON].children_kept, stats.groups[JTM_XG_RESIDENTIAL].children_kept,
+             stats.groups[JTM_XG_RESIDENTIAL].children_read, stats.groups[JTM_XG_CRISIS].children_kept,
+             stats.groups[JTM_XG_CRISIS].children_read, stats.smallest_match, stats.mean_risk);
     rc = JTM_EXIT_OK;
 out:
     if (conn)
@@ -249,6 +265,8 @@ out:
     free(tmp_csv);
     free(meta_path);
     free(tmp_meta);
+    free(pkg_path);
+    free(tmp_pkg);
     jtm_config_free(extract_options, &cfg, &pt);
     jtm_kvlist_free(&cli);
     return rc;
