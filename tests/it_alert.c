@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alert_receiver/receiver.h"
 #include "testenv.h"
@@ -42,9 +43,11 @@ static char *write_config(const char *dir, int port, const char *s0505, const ch
 static void check_notice(const rx_request *r, const char *secret, const char *gemeente, const char *status,
                          const char *week)
 {
-    char want[72];
-    rx_expected_signature(secret, r->body, want);
+    char want[64];
+    rx_expected_signature(secret, r->key, r->ts, r->body, want);
     cr_assert_str_eq(r->sig, want, "signature of %s", r->path);
+    long long ts = strtoll(r->ts, NULL, 10);
+    cr_assert(llabs((long long)time(NULL) - ts) < 300, "webhook-timestamp %s is not the time of sending", r->ts);
     cr_assert_str_eq(r->ctype, "application/json");
     json_error_t je;
     json_t *j = json_loads(r->body, 0, &je);
@@ -76,7 +79,7 @@ Test(alert, spike_fires_and_resolves_once_for_the_right_municipality, .timeout =
     char *conninfo = it_alert_db(&db);
     char *dir = jtm_test_tmpdir();
     receiver *rx = rx_start(NULL, 0, 0);
-    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505-at-least-32-bytes"), *sdef = it_secret(dir, "default", "default-secret-of-the-region-32-bytes");
     char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
 
     int spike[21], quiet[21], smallspike[21];
@@ -127,10 +130,10 @@ Test(alert, spike_fires_and_resolves_once_for_the_right_municipality, .timeout =
     }
     cr_assert(f && r && df && dr, "expected one firing and one resolved per route");
     cr_assert(f < r, "resolved before firing");
-    check_notice(f, "secret-of-gm0505", "GM0505", "firing", "2026-05-25");
-    check_notice(r, "secret-of-gm0505", "GM0505", "resolved", "2026-06-01");
-    check_notice(df, "default-secret", "GM0599", "firing", "2026-05-25");
-    check_notice(dr, "default-secret", "GM0599", "resolved", "2026-06-01");
+    check_notice(f, "secret-of-gm0505-at-least-32-bytes", "GM0505", "firing", "2026-05-25");
+    check_notice(r, "secret-of-gm0505-at-least-32-bytes", "GM0505", "resolved", "2026-06-01");
+    check_notice(df, "default-secret-of-the-region-32-bytes", "GM0599", "firing", "2026-05-25");
+    check_notice(dr, "default-secret-of-the-region-32-bytes", "GM0599", "resolved", "2026-06-01");
     cr_assert_str_neq(f->key, r->key);
     for (int i = 0; i < rx->n; i++)
         cr_assert(rx->req[i].accepted && !rx->req[i].duplicate);
@@ -166,10 +169,10 @@ Test(alert, exit_codes, .timeout = 120)
     char *dir = jtm_test_tmpdir();
     char *bin = jtm_test_bin("jtm-alert");
     char *cmd = NULL, *out = NULL;
-    char *good = it_secret(dir, "good", "s3cret-value");
+    char *good = it_secret(dir, "good", "s3cret-value-of-32-bytes-or-more-x");
     char *bad = NULL;
     cr_assert(asprintf(&bad, "%s/bad.secret", dir) > 0);
-    jtm_test_write_file(bad, "s3cret-value\n", 0644);
+    jtm_test_write_file(bad, "s3cret-value-of-32-bytes-or-more-x\n", 0644);
 
     cr_assert(asprintf(&cmd, "'%s' --version", bin) > 0);
     cr_assert_eq(jtm_test_sh(cmd, &out), 0);
@@ -244,13 +247,13 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
 
     char *dir = jtm_test_tmpdir();
     receiver *rx = rx_start(NULL, 0, 0);
-    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505-at-least-32-bytes"), *sdef = it_secret(dir, "default", "default-secret-of-the-region-32-bytes");
     char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
     pid_t pid = it_start_alert(cfg, conninfo, dir, "a.log");
     if (!rx_wait(rx, "/gm0505", 1, 30000))
         it_print_log(dir, "a.log");
     cr_assert_eq(rx_count(rx, "/gm0505"), 1);
-    check_notice(&rx->req[0], "secret-of-gm0505", "GM0505", "firing", week);
+    check_notice(&rx->req[0], "secret-of-gm0505-at-least-32-bytes", "GM0505", "firing", week);
 
     /* A second instance waits: it sends nothing and stops cleanly. */
     pid_t standby = it_start_alert(cfg, conninfo, dir, "b.log");
@@ -268,7 +271,7 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
     if (!rx_wait(rx, "/gm0505", 2, 60000))
         it_print_log(dir, "a.log");
     cr_assert_eq(rx_count(rx, "/gm0505"), 2);
-    check_notice(&rx->req[1], "secret-of-gm0505", "GM0505", "resolved", week);
+    check_notice(&rx->req[1], "secret-of-gm0505-at-least-32-bytes", "GM0505", "resolved", week);
     cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
     cr_assert_eq(rx_count(rx, NULL), 2);
     char *log = NULL;
@@ -316,7 +319,7 @@ Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
 
     char *dir = jtm_test_tmpdir();
     receiver *rx = rx_start(NULL, 0, 0);
-    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505"), *sdef = it_secret(dir, "default", "default-secret");
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505-at-least-32-bytes"), *sdef = it_secret(dir, "default", "default-secret-of-the-region-32-bytes");
     char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
     pid_t pid = it_start_alert(cfg, svc, dir, "svc.log");
     int ok = it_wait_value(db, "SELECT count(*) FROM ops.alert_delivery WHERE status = 'delivered'", "1", 30000);

@@ -27,7 +27,7 @@ static void setup(fixture *fx, const int *script, int nscript, int hold_ms, cons
     fx->conninfo = it_alert_db(&fx->db);
     fx->dir = jtm_test_tmpdir();
     fx->rx = rx_start(script, nscript, hold_ms);
-    fx->secret = it_secret(fx->dir, "default", "delivery-test-secret");
+    fx->secret = it_secret(fx->dir, "default", "delivery-test-secret-of-32-bytes-or-more");
     for (int i = 0; i < ng; i++)
         it_weeks(fx->db, gemeenten[i], "45", 0, SPIKE, 21);
     char *cfg = NULL;

@@ -7,12 +7,24 @@
 #include "deliver.h"
 #include "payload.h"
 
-Test(alert_payload, signature_rfc4231_case2)
+/* The example of the Standard Webhooks specification (its reference libraries test the same):
+ * secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, decoded to its 24 key bytes. */
+Test(alert_payload, signature_standard_webhooks_vector)
 {
-    char sig[72];
-    const char *body = "what do ya want for nothing?";
-    cr_assert_eq(alert_signature((const unsigned char *)"Jefe", 4, body, strlen(body), sig), 0);
-    cr_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    static const unsigned char key[24] = {0x31, 0xf2, 0x90, 0xf6, 0xbf, 0x06, 0x29, 0x8a, 0xab, 0x4f, 0x08, 0xd4,
+                                          0x3c, 0x3f, 0x08, 0x2c, 0xf6, 0x48, 0xa3, 0x62, 0xda, 0x2d, 0xa4, 0xb0};
+    char sig[ALERT_SIGNATURE_LEN];
+    const char *body = "{\"test\": 2432232314}";
+    cr_assert_eq(alert_webhook_signature(key, sizeof key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330LL, body,
+                                         strlen(body), sig),
+                 0);
+    cr_assert_str_eq(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    /* The id and the time are signed: changing either changes the signature. */
+    char other[ALERT_SIGNATURE_LEN];
+    alert_webhook_signature(key, sizeof key, "msg_p5jXN8AQM9LWM0D4loKWxJeK", 1614265330LL, body, strlen(body), other);
+    cr_assert_str_neq(sig, other);
+    alert_webhook_signature(key, sizeof key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331LL, body, strlen(body), other);
+    cr_assert_str_neq(sig, other);
 }
 
 Test(alert_payload, idempotency_key_stable_and_distinct)

@@ -1,6 +1,8 @@
 #include "conf.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 const jtm_option alert_options[] = {
     JTM_OPT_STR("log.level", "info", log_level, alert_config, "debug, info, warn or error"),
@@ -37,6 +40,8 @@ const jtm_option alert_options[] = {
     JTM_OPT_INT("deliver.backoff_max_ms", "900000", 10, 86400000, backoff_max_ms, alert_config, "retry delay cap"),
     JTM_OPT_INT("deliver.max_attempts", "20", 1, 1000, max_attempts, alert_config,
                 "attempts before a notice is recorded as failed"),
+    JTM_OPT_BOOL("deliver.allow_http", "false", allow_http, alert_config,
+                 "allow http:// webhook urls to hosts other than loopback (default: https only)"),
     JTM_OPT_STR("metrics.listen", NULL, metrics_listen, alert_config,
                 "host:port for /metrics and /healthz (loopback, e.g. 127.0.0.1:9468; empty: off)"),
     JTM_OPT_END,
@@ -96,7 +101,46 @@ int alert_routes_set(alert_routes *r, const char *key, const char *value, char *
     return 1;
 }
 
-int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen)
+int alert_url_is_loopback(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    int loop = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        struct in_addr a4;
+        if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+            loop = 1;
+        else if (inet_pton(AF_INET, host, &a4) == 1)
+            loop = (ntohl(a4.s_addr) >> 24) == 127;
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return loop;
+}
+
+/* The HMAC key of a secret file's content: "whsec_<base64>" decodes (as Standard Webhooks
+ * libraries do, so one secret serves both ends); anything else is used as it is. Returns the key
+ * length, or -1 when a whsec_ value is not valid base64. Decodes in place. */
+static ssize_t secret_key(unsigned char *buf, size_t n)
+{
+    if (n < 6 || memcmp(buf, "whsec_", 6) != 0)
+        return (ssize_t)n;
+    size_t b64 = n - 6;
+    if (b64 == 0 || b64 % 4 != 0)
+        return -1;
+    unsigned char out[4096];
+    int len = EVP_DecodeBlock(out, buf + 6, (int)b64);
+    if (len < 0)
+        return -1;
+    for (size_t i = n; i > 6 && buf[i - 1] == '='; i--)
+        len--; /* EVP_DecodeBlock counts padding as zero bytes */
+    memcpy(buf, out, (size_t)len);
+    explicit_bzero(out, sizeof out);
+    return len;
+}
+
+int alert_routes_load_secrets(alert_routes *r, bool allow_http, char *errstr, size_t errlen)
 {
     for (size_t i = 0; i < r->count; i++) {
         alert_route *rt = &r->items[i];
@@ -107,6 +151,13 @@ int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen)
         }
         if (strncmp(rt->url, "http://", 7) != 0 && strncmp(rt->url, "https://", 8) != 0) {
             snprintf(errstr, errlen, "route %s: url must start with http:// or https://", rt->name);
+            return -1;
+        }
+        if (strncmp(rt->url, "http://", 7) == 0 && !allow_http && !alert_url_is_loopback(rt->url)) {
+            snprintf(errstr, errlen,
+                     "route %s: http:// is allowed only to loopback; use https:// (or deliver.allow_http = true "
+                     "behind a TLS-terminating proxy on the same host)",
+                     rt->name);
             return -1;
         }
         int fd = open(rt->secret_file, O_RDONLY | O_CLOEXEC);
@@ -133,10 +184,17 @@ int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen)
         }
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
             n--;
-        if (n == 0) {
-            snprintf(errstr, errlen, "route %s: secret file %s is empty", rt->name, rt->secret_file);
+        ssize_t klen = secret_key(buf, (size_t)n);
+        if (klen < ALERT_SECRET_MIN) {
+            explicit_bzero(buf, sizeof buf);
+            snprintf(errstr, errlen,
+                     klen < 0 ? "route %s: secret file %s holds whsec_ with invalid base64"
+                              : "route %s: secret file %s is too short: a webhook secret needs at least %d random "
+                                "bytes (e.g. head -c 32 /dev/urandom | base64 | sed 's/^/whsec_/')",
+                     rt->name, rt->secret_file, ALERT_SECRET_MIN);
             return -1;
         }
+        n = klen;
         free(rt->secret);
         rt->secret = malloc((size_t)n);
         if (!rt->secret)

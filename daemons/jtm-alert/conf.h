@@ -28,6 +28,7 @@ typedef struct alert_config {
     long long backoff_initial_ms;
     long long backoff_max_ms;
     long long max_attempts;
+    bool allow_http;
     char *metrics_listen;
 } alert_config;
 
@@ -50,9 +51,15 @@ typedef struct alert_routes {
  * stored, 0 when key is not a route key, -1 with errstr when it is a malformed route key. */
 int alert_routes_set(alert_routes *r, const char *key, const char *value, char *errstr, size_t errlen);
 /* Checks every route has a url and a secret_file, and reads the secrets. A secret file readable or
- * writable by group or others is refused (as are empty ones). Returns 0 or -1 with errstr (which
- * names the route and file, never the secret). */
-int alert_routes_load_secrets(alert_routes *r, char *errstr, size_t errlen);
+ * writable by group or others is refused, and so is a secret of fewer than ALERT_SECRET_MIN bytes
+ * (a file holding "whsec_<base64>", the Standard Webhooks form, counts its decoded bytes). An
+ * http:// url is refused unless its host is loopback or allow_http is set: a notice names a
+ * municipality's waiting list and must not cross a network in clear. Returns 0 or -1 with errstr
+ * (which names the route and file, never the secret). */
+#define ALERT_SECRET_MIN 32
+int alert_routes_load_secrets(alert_routes *r, bool allow_http, char *errstr, size_t errlen);
+/* 1 when url's host is loopback (localhost, 127.0.0.0/8, ::1), 0 otherwise or when unparsable. */
+int alert_url_is_loopback(const char *url);
 /* The route for gemeente, else "default", else NULL. */
 const alert_route *alert_routes_find(const alert_routes *r, const char *gemeente);
 void alert_routes_free(alert_routes *r);

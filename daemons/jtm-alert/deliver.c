@@ -130,17 +130,22 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 static long post(alert_sender *s, const alert_route *rt, const char *key, const char *body, char *errbuf,
                  size_t errlen)
 {
-    char sig[72], sighdr[96], keyhdr[96];
-    if (alert_signature(rt->secret, rt->secret_len, body, strlen(body), sig) != 0) {
+    /* Standard Webhooks headers: the id is the notice's idempotency key (the same on every retry, so
+     * the receiver can drop repeats); the timestamp and signature are made anew for each attempt. */
+    char sig[ALERT_SIGNATURE_LEN], sighdr[96], idhdr[96], tshdr[64];
+    long long now = (long long)time(NULL);
+    if (alert_webhook_signature(rt->secret, rt->secret_len, key, now, body, strlen(body), sig) != 0) {
         snprintf(errbuf, errlen, "cannot compute the signature");
         return 0;
     }
-    snprintf(sighdr, sizeof sighdr, "X-JTM-Signature: %s", sig);
-    snprintf(keyhdr, sizeof keyhdr, "X-JTM-Idempotency-Key: %s", key);
+    snprintf(idhdr, sizeof idhdr, "webhook-id: %s", key);
+    snprintf(tshdr, sizeof tshdr, "webhook-timestamp: %lld", now);
+    snprintf(sighdr, sizeof sighdr, "webhook-signature: %s", sig);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, idhdr);
+    h = curl_slist_append(h, tshdr);
     h = curl_slist_append(h, sighdr);
-    h = curl_slist_append(h, keyhdr);
     h = curl_slist_append(h, "Expect:");
     h = curl_slist_append(h, "User-Agent: jtm-alert/" JTM_VERSION);
     char cerr[CURL_ERROR_SIZE] = "";

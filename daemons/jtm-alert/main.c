@@ -79,7 +79,7 @@ int main(int argc, char **argv)
                         "(and route.<GMxxxx>.* per municipality)\n");
         goto out;
     }
-    if (alert_routes_load_secrets(&routes, err, sizeof err) != 0) {
+    if (alert_routes_load_secrets(&routes, cfg.allow_http, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-alert: %s\n", err);
         goto out;
     }

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void hex(const unsigned char *in, size_t n, char *out)
@@ -34,16 +35,28 @@ void alert_idempotency_key(const char *gemeente, const char *category, const cha
     hex(md, 16, out);
 }
 
-int alert_signature(const unsigned char *secret, size_t secret_len, const char *body, size_t body_len,
-                    char out[72])
+int alert_webhook_signature(const unsigned char *secret, size_t secret_len, const char *msg_id, long long timestamp,
+                            const char *body, size_t body_len, char out[ALERT_SIGNATURE_LEN])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
+    /* Standard Webhooks: HMAC-SHA256 over "<webhook-id>.<webhook-timestamp>.<body>", base64. */
+    char ts[24];
+    int tslen = snprintf(ts, sizeof ts, "%lld", timestamp);
+    size_t idlen = strlen(msg_id), n = idlen + 1 + (size_t)tslen + 1 + body_len;
+    unsigned char *msg = malloc(n), md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)body, body_len, md, &mdlen) ||
-        mdlen != 32)
+    if (!msg)
         return -1;
-    memcpy(out, "sha256=", 7);
-    hex(md, 32, out + 7);
+    memcpy(msg, msg_id, idlen);
+    msg[idlen] = '.';
+    memcpy(msg + idlen + 1, ts, (size_t)tslen);
+    msg[idlen + 1 + (size_t)tslen] = '.';
+    memcpy(msg + idlen + 2 + (size_t)tslen, body, body_len);
+    int ok = HMAC(EVP_sha256(), secret, (int)secret_len, msg, n, md, &mdlen) != NULL;
+    free(msg);
+    if (!ok || mdlen != 32)
+        return -1;
+    memcpy(out, "v1,", 3);
+    EVP_EncodeBlock((unsigned char *)out + 3, md, 32); /* 44 characters and a NUL */
     return 0;
 }
 

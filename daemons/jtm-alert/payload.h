@@ -1,4 +1,4 @@
-/* What a webhook carries: the JSON notice, its idempotency key and its HMAC-SHA256 signature. */
+/* What a webhook carries: the JSON notice, its idempotency key (the webhook-id) and its signature. */
 #ifndef JTM_ALERT_PAYLOAD_H
 #define JTM_ALERT_PAYLOAD_H
 
@@ -26,8 +26,12 @@ void alert_idempotency_key(const char *gemeente, const char *category, const cha
                            const char *kind, char out[33]);
 /* The JSON body (compact, fields in a fixed order); caller frees. NULL on allocation failure. */
 char *alert_notice_json(const alert_notice *n);
-/* "sha256=" + hex HMAC-SHA256(secret, body): 7 + 64 characters + NUL. Returns 0 or -1. */
-int alert_signature(const unsigned char *secret, size_t secret_len, const char *body, size_t body_len,
-                    char out[72]);
+/* The webhook-signature header value of the Standard Webhooks specification: "v1," + base64 of
+ * HMAC-SHA256(secret, msg_id "." timestamp "." body). Binding the id and the time into the
+ * signature is what lets a receiver refuse a replayed notice (a known id, or a stale timestamp).
+ * out holds 3 + 44 characters + NUL. Returns 0 or -1. */
+#define ALERT_SIGNATURE_LEN 48
+int alert_webhook_signature(const unsigned char *secret, size_t secret_len, const char *msg_id, long long timestamp,
+                            const char *body, size_t body_len, char out[ALERT_SIGNATURE_LEN]);
 
 #endif
