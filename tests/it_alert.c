@@ -220,7 +220,7 @@ Test(alert, exit_codes, .timeout = 120)
 }
 
 /* Against the linker's real monitor.waiting_list_weekly (migration 0005), fed through
- * wh.episode_waiting: a spike in the current week fires; a second jtm-alert on the same database
+ * wh.episode_waiting: a spike in the last complete week fires; a second jtm-alert on the same database
  * stays a standby; after jtm-alert's session is terminated it reconnects, re-evaluates and resolves
  * the episode when the spike is withdrawn. */
 Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
@@ -231,18 +231,19 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
                               " WHERE n.nspname = 'monitor' AND c.relname = 'waiting_list_weekly'");
     cr_assert_str_eq(kind, "v", "monitor.waiting_list_weekly is not a view in the migrations");
     free(kind);
-    /* 10 children waiting since 21 weeks ago; one more in every odd week; 30 more this week. */
+    /* 10 children waiting since 22 weeks ago; one more in every odd week; 30 more last week (the
+     * last complete week: the current week is never judged). */
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'base' || i, 'GM0505', '45', date_trunc('week', current_date)::date - 21 * 7, NULL"
+                " SELECT 'base' || i, 'GM0505', '45', (date_trunc('week', current_date)::date - 7) - 21 * 7, NULL"
                 " FROM generate_series(1, 10) i");
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'odd' || k, 'GM0505', '45', date_trunc('week', current_date)::date - k * 7,"
-                "        date_trunc('week', current_date)::date - k * 7 + 7"
+                " SELECT 'odd' || k, 'GM0505', '45', (date_trunc('week', current_date)::date - 7) - k * 7,"
+                "        (date_trunc('week', current_date)::date - 7) - k * 7 + 7"
                 " FROM generate_series(1, 21) k WHERE k % 2 = 1");
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'spike' || i, 'GM0505', '45', date_trunc('week', current_date)::date, NULL"
+                " SELECT 'spike' || i, 'GM0505', '45', (date_trunc('week', current_date)::date - 7), NULL"
                 " FROM generate_series(1, 30) i");
-    char *week = it_value(db, "SELECT date_trunc('week', current_date)::date::text");
+    char *week = it_value(db, "SELECT (date_trunc('week', current_date)::date - 7)::text");
     cr_assert_eq(it_long(db, "SELECT waiting FROM monitor.waiting_list_weekly ORDER BY week_start DESC LIMIT 1"), 40);
 
     char *dir = jtm_test_tmpdir();
@@ -307,14 +308,14 @@ Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
     free(sql);
     cr_assert(asprintf(&svc, "%s user=%s", conninfo, login) > 0);
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'base' || i, 'GM0505', '45', date_trunc('week', current_date)::date - 21 * 7, NULL"
+                " SELECT 'base' || i, 'GM0505', '45', (date_trunc('week', current_date)::date - 7) - 21 * 7, NULL"
                 " FROM generate_series(1, 10) i");
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'odd' || k, 'GM0505', '45', date_trunc('week', current_date)::date - k * 7,"
-                "        date_trunc('week', current_date)::date - k * 7 + 7"
+                " SELECT 'odd' || k, 'GM0505', '45', (date_trunc('week', current_date)::date - 7) - k * 7,"
+                "        (date_trunc('week', current_date)::date - 7) - k * 7 + 7"
                 " FROM generate_series(1, 21) k WHERE k % 2 = 1");
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
-                " SELECT 'spike' || i, 'GM0505', '45', date_trunc('week', current_date)::date, NULL"
+                " SELECT 'spike' || i, 'GM0505', '45', (date_trunc('week', current_date)::date - 7), NULL"
                 " FROM generate_series(1, 30) i");
 
     char *dir = jtm_test_tmpdir();
