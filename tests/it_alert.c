@@ -243,6 +243,13 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
     it_exec(db, "INSERT INTO wh.episode_waiting (pid, gemeente, category, waiting_from, waiting_until)"
                 " SELECT 'spike' || i, 'GM0505', '45', (date_trunc('week', current_date)::date - 7), NULL"
                 " FROM generate_series(1, 30) i");
+    /* Of the spike, 12 episodes are allocated (8 at one provider, 4 at another) and wait for a start;
+     * one child waits twice (two episodes). The rest wait for the municipality's decision. */
+    it_exec(db, "INSERT INTO wh.care_episode (pid, gemeente, category, provider_agb, requested_on, allocated_on)"
+                " SELECT 'spike' || i, 'GM0505', '45', CASE WHEN i <= 8 THEN '12345678' ELSE '87654321' END,"
+                "        (date_trunc('week', current_date)::date - 7), (date_trunc('week', current_date)::date - 6)"
+                " FROM generate_series(1, 12) i");
+    it_exec(db, "UPDATE wh.episode_waiting SET pid = 'spike29' WHERE pid = 'spike30'");
     char *week = it_value(db, "SELECT (date_trunc('week', current_date)::date - 7)::text");
     cr_assert_eq(it_long(db, "SELECT waiting FROM monitor.waiting_list_weekly ORDER BY week_start DESC LIMIT 1"), 40);
 
@@ -255,6 +262,21 @@ Test(alert, real_view_spike_standby_and_reconnect, .timeout = 180)
         it_print_log(dir, "a.log");
     cr_assert_eq(rx_count(rx, "/gm0505"), 1);
     check_notice(&rx->req[0], "secret-of-gm0505-at-least-32-bytes", "GM0505", "firing", week);
+    /* Who waits: children and episodes, decision and start waits, the providers of the start wait. */
+    json_t *j = json_loads(rx->req[0].body, 0, NULL);
+    json_t *w = json_object_get(j, "waiting");
+    cr_assert_not_null(w, "the notice has no waiting detail: %s", rx->req[0].body);
+    cr_assert_eq(json_integer_value(json_object_get(w, "children")), 39);
+    cr_assert_eq(json_integer_value(json_object_get(w, "episodes")), 40);
+    cr_assert_eq(json_integer_value(json_object_get(w, "for_decision")), 28);
+    cr_assert_eq(json_integer_value(json_object_get(w, "for_start")), 12);
+    json_t *prov = json_object_get(w, "start_wait_by_provider");
+    cr_assert_eq(json_array_size(prov), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(prov, 0), "provider_agb")), "12345678");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(prov, 0), "waiting_for_start")), 8);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "municipality_name")), "Dordrecht");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(j, "summary")), "Dordrecht (GM0505)"));
+    json_decref(j);
 
     /* A second instance waits: it sends nothing and stops cleanly. */
     pid_t standby = it_start_alert(cfg, conninfo, dir, "b.log");

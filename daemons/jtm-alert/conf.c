@@ -32,6 +32,9 @@ const jtm_option alert_options[] = {
     JTM_OPT_INT("alert.history_weeks", "52", 8, 5200, history_weeks, alert_config,
                 "weeks of each series read (at least baseline + 5 are used)"),
     JTM_OPT_INT("alert.series_weeks", "12", 1, 520, series_weeks, alert_config, "weeks of the series in a notice"),
+    JTM_OPT_STR("alert.report_url", "", report_url, alert_config,
+                "link to a municipality's report section in each notice; {gemeente} is replaced by its code "
+                "(e.g. https://monitor.example/rapport/{gemeente}.html#waiting; empty: no link)"),
     JTM_OPT_INT("deliver.timeout_ms", "10000", 100, 600000, timeout_ms, alert_config, "whole HTTP request timeout"),
     JTM_OPT_INT("deliver.connect_timeout_ms", "5000", 100, 600000, connect_timeout_ms, alert_config,
                 "TCP/TLS connect timeout"),

@@ -23,6 +23,7 @@ typedef struct alert_config {
     long long min_count;
     long long history_weeks;
     long long series_weeks;
+    char *report_url;
     long long timeout_ms;
     long long connect_timeout_ms;
     long long backoff_initial_ms;

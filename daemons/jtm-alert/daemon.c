@@ -158,6 +158,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
 {
     char err[1024], q[1100];
     alert_rules rules = {.min_count = (double)cfg->min_count,
+                         .report_url = cfg->report_url,
                          .history_weeks = (long)cfg->history_weeks,
                          .series_weeks = (long)cfg->series_weeks};
     if (jtm_ears_method_parse(cfg->method, &rules.ears.method) != 0) {

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "detail.h"
+
 typedef struct alert_notice {
     const char *gemeente;
     const char *category;
@@ -17,6 +19,10 @@ typedef struct alert_notice {
     char (*weeks)[11];
     const double *waiting;
     const double *upper;  /* NaN: no bound for that week (before the baseline, or undefined) */
+    const char *gemeente_name;        /* NULL: unknown, the code is shown */
+    const char *category_label;       /* "45 ambulant" */
+    const alert_wait_detail *detail;  /* who waits in the week judged; NULL: not known */
+    const char *report_url;           /* link to the municipality's report section; NULL: none */
 } alert_notice;
 
 /* The idempotency key of a notice: 32 lowercase hex characters, the first 16 bytes of SHA-256 of
@@ -24,7 +30,8 @@ typedef struct alert_notice {
  * the same key, across restarts and re-evaluations. */
 void alert_idempotency_key(const char *gemeente, const char *category, const char *method, const char *week,
                            const char *kind, char out[33]);
-/* The JSON body (compact, fields in a fixed order); caller frees. NULL on allocation failure. */
+/* The JSON body (compact, fields in a fixed order) with a Dutch summary a municipality can act on;
+ * caller frees. NULL on allocation failure. */
 char *alert_notice_json(const alert_notice *n);
 /* The webhook-signature header value of the Standard Webhooks specification: "v1," + base64 of
  * HMAC-SHA256(secret, msg_id "." timestamp "." body). Binding the id and the time into the

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detail.h"
+#include "labels.h"
 #include "log.h"
 #include "payload.h"
 #include "pg.h"
@@ -70,12 +72,46 @@ static const firing *find_firing(const firing_set *f, const char *gemeente, cons
 
 static void fmt_double(char *buf, size_t len, double v) { snprintf(buf, len, "%.17g", v); }
 
-/* The notice body for the latest week of s. */
-static char *notice_body(const alert_rules *rules, const alert_series *s, const double *upper, const char *status,
-                         const char *key)
+/* The report link of gemeente: the template with each {gemeente} replaced; NULL without a template.
+ * Caller frees. */
+static char *report_link(const char *tmpl, const char *gemeente)
+{
+    if (!tmpl || !*tmpl)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = tmpl; (p = strstr(p, "{gemeente}")) != NULL; p += 10)
+        n++;
+    char *out = malloc(strlen(tmpl) + n * strlen(gemeente) + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{gemeente}", 10) == 0) {
+            o = stpcpy(o, gemeente);
+            p += 10;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The notice body for the latest week of s, with who waits in that week. Returns NULL with errstr. */
+static char *notice_body(PGconn *conn, const alert_rules *rules, const alert_series *s, const double *upper,
+                         const char *status, const char *key, char *errstr, size_t errlen)
 {
     size_t last = s->n - 1;
     size_t k = (size_t)rules->series_weeks < s->n ? (size_t)rules->series_weeks : s->n;
+    alert_wait_detail detail;
+    if (alert_wait_detail_load(conn, s->gemeente, s->category, s->week[last], &detail, errstr, errlen) != 0)
+        return NULL;
+    /* The detail is read after the series: when the linker changed the list in between, the two
+     * would disagree, and a notice must not contradict itself. The next evaluation has both. */
+    int consistent = detail.episodes == (long)s->waiting[last];
+    if (!consistent)
+        log_info("notice_without_detail", "gemeente=%s category=%s week=%s series=%.0f detail=%ld", s->gemeente,
+                 s->category, s->week[last], s->waiting[last], detail.episodes);
+    char *link = report_link(rules->report_url, s->gemeente);
     alert_notice n = {
         .gemeente = s->gemeente,
         .category = s->category,
@@ -89,8 +125,16 @@ static char *notice_body(const alert_rules *rules, const alert_series *s, const 
         .weeks = s->week + (s->n - k),
         .waiting = s->waiting + (s->n - k),
         .upper = upper + (s->n - k),
+        .gemeente_name = jtm_label_gemeente(s->gemeente),
+        .category_label = jtm_label_category(JTM_LABEL_NL, s->category),
+        .detail = consistent ? &detail : NULL,
+        .report_url = link,
     };
-    return alert_notice_json(&n);
+    char *body = alert_notice_json(&n);
+    free(link);
+    if (!body)
+        snprintf(errstr, errlen, "cannot build the notice");
+    return body;
 }
 
 static int rollback_error(PGconn *conn, PGresult *res, char *errstr, size_t errlen)
@@ -127,11 +171,9 @@ static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, c
     fmt_double(obs, sizeof obs, s->waiting[last]);
     fmt_double(ub, sizeof ub, upper[last]);
     alert_idempotency_key(s->gemeente, s->category, method, s->week[last], "firing", key);
-    char *body = notice_body(rules, s, upper, "firing", key);
-    if (!body) {
-        snprintf(errstr, errlen, "cannot build the notice");
+    char *body = notice_body(conn, rules, s, upper, "firing", key, errstr, errlen);
+    if (!body)
         return -1;
-    }
     int rc = -1;
     if (jtm_pg_exec(conn, "BEGIN", errstr, errlen) != 0)
         goto out;
@@ -173,11 +215,9 @@ static int resolve(PGconn *conn, const alert_rules *rules, const firing *f, cons
     fmt_double(obs, sizeof obs, s->waiting[last]);
     fmt_double(ub, sizeof ub, upper[last]);
     alert_idempotency_key(s->gemeente, s->category, method, f->week, "resolved", key);
-    char *body = notice_body(rules, s, upper, "resolved", key);
-    if (!body) {
-        snprintf(errstr, errlen, "cannot build the notice");
+    char *body = notice_body(conn, rules, s, upper, "resolved", key, errstr, errlen);
+    if (!body)
         return -1;
-    }
     int rc = -1;
     if (jtm_pg_exec(conn, "BEGIN", errstr, errlen) != 0)
         goto out;

@@ -15,6 +15,7 @@ typedef struct alert_rules {
     double min_count;     /* no episode starts below this observed count */
     long history_weeks;
     long series_weeks;
+    const char *report_url; /* template with {gemeente}; NULL or "": notices carry no link */
 } alert_rules;
 
 typedef struct alert_eval_stats {
