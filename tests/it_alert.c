@@ -24,6 +24,8 @@ static char *write_config(const char *dir, int port, const char *s0505, const ch
     cr_assert(asprintf(&cfg,
                        "# test config\n"
                        "alert.method = C1\n"
+                       "alert.baseline = 7\n"
+                       "alert.min_sigma = 0\n"
                        "alert.min_count = 5\n"
                        "schedule.seconds = 3600\n"
                        "deliver.backoff_initial_ms = 200\n"

@@ -34,6 +34,8 @@ static void setup(fixture *fx, const int *script, int nscript, int hold_ms, cons
     cr_assert(asprintf(&fx->cfg, "%s/jtm-alert.conf", fx->dir) > 0);
     cr_assert(asprintf(&cfg,
                        "alert.method = C1\n"
+                       "alert.baseline = 7\n"
+                       "alert.min_sigma = 0\n"
                        "schedule.seconds = 3600\n"
                        "deliver.backoff_initial_ms = 300\n"
                        "deliver.backoff_max_ms = 2000\n"

@@ -33,7 +33,7 @@ Test(alert_conf, routes_from_file_and_overrides)
     jtm_kvlist_free(&cli);
     cr_assert_str_eq(cfg.method, "C2");
     cr_assert_eq(cfg.min_count, 3);
-    cr_assert_eq(cfg.baseline, 7);
+    cr_assert_eq(cfg.baseline, 13);
     cr_assert_eq(r.count, 3);
     cr_assert_eq(alert_routes_load_secrets(&r, false, err, sizeof err), 0, "%s", err);
     const alert_route *a = alert_routes_find(&r, "GM0505");

@@ -157,18 +157,8 @@ static int drain_notifies(PGconn *conn)
 int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const char *conninfo)
 {
     char err[1024], q[1100];
-    alert_rules rules = {.min_count = (double)cfg->min_count,
-                         .report_url = cfg->report_url,
-                         .history_weeks = (long)cfg->history_weeks,
-                         .series_weeks = (long)cfg->series_weeks};
-    if (jtm_ears_method_parse(cfg->method, &rules.ears.method) != 0) {
-        log_error("config_invalid", "key=alert.method reason=\"must be C1, C2 or C3\"");
-        return JTM_EXIT_CONFIG;
-    }
-    rules.ears.alpha = cfg->alpha;
-    rules.ears.baseline = (int)cfg->baseline;
-    rules.ears.min_sigma = cfg->min_sigma;
-    if (jtm_ears_params_resolve(&rules.ears, err, sizeof err) != 0) {
+    alert_rules rules;
+    if (alert_rules_init(&rules, cfg, err, sizeof err) != 0) {
         log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
         return JTM_EXIT_CONFIG;
     }

@@ -1,11 +1,13 @@
 /* jtm-alert: waiting-list spike alerts to municipalities (design.md, Alerts; docs/alerts.md).
  *   jtm-alert -c FILE [-X key=value ...]    the service
- *   jtm-alert detect --method C1 ... < csv  the detector on a CSV series (backtesting) */
+ *   jtm-alert detect --method C1 ... < csv  the detector on a CSV series
+ *   jtm-alert backtest [-c FILE] ...         the configuration replayed over the warehouse's history */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backtest.h"
 #include "conf.h"
 #include "config.h"
 #include "daemon.h"
@@ -18,6 +20,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: jtm-alert [-c FILE] [-X key=value ...]\n"
             "       jtm-alert detect --method C1|C2|C3 [--alpha A] [--baseline B] [--min-sigma S] < series.csv\n"
+            "       jtm-alert backtest [-c FILE] [-X key=value ...] [--spikes 25,50,100] [--trials N] (--help)\n"
             "Watches monitor.waiting_list_weekly (on start, on NOTIFY and on a schedule), runs the EARS\n"
             "detector per (gemeente, category) and sends signed webhooks to each municipality.\n"
             "  -c, --config FILE   config file (key = value lines)\n"
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "detect") == 0)
         return jtm_alert_detect_main(argc - 1, argv + 1, stdin, stdout, stderr);
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return jtm_alert_backtest_main(argc - 1, argv + 1, stdout, stderr);
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},

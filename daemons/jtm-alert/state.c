@@ -6,11 +6,37 @@
 #include <string.h>
 
 #include "detail.h"
+#include "episode.h"
 #include "labels.h"
 #include "log.h"
 #include "payload.h"
 #include "pg.h"
 #include "series.h"
+
+int alert_rules_init(alert_rules *r, const alert_config *cfg, char *errstr, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->min_count = (double)cfg->min_count;
+    r->report_url = cfg->report_url;
+    r->history_weeks = (long)cfg->history_weeks;
+    r->series_weeks = (long)cfg->series_weeks;
+    if (jtm_ears_method_parse(cfg->method, &r->ears.method) != 0) {
+        snprintf(errstr, errlen, "alert.method must be C1, C2 or C3");
+        return -1;
+    }
+    r->ears.alpha = cfg->alpha;
+    r->ears.baseline = (int)cfg->baseline;
+    r->ears.min_sigma = cfg->min_sigma;
+    return jtm_ears_params_resolve(&r->ears, errstr, errlen);
+}
+
+long alert_detect(const alert_rules *r, const double *x, size_t n, double *upper, int *alarm, char *errstr,
+                  size_t errlen)
+{
+    return jtm_ears_run(&r->ears, x, n, upper, alarm, errstr, errlen);
+}
+
+size_t alert_detect_first(const alert_rules *r) { return jtm_ears_first(&r->ears); }
 
 typedef struct firing {
     char *gemeente, *category, *week;
@@ -255,8 +281,8 @@ int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st,
     double *upper = NULL;
     int *alarm = NULL;
     long history = rules->history_weeks;
-    if (history < (long)jtm_ears_first(&rules->ears) + 1)
-        history = (long)jtm_ears_first(&rules->ears) + 1;
+    if (history < (long)alert_detect_first(rules) + 1)
+        history = (long)alert_detect_first(rules) + 1;
     int rc = alert_series_load(conn, history, &set, errstr, errlen);
     if (rc != 0)
         return rc;
@@ -272,20 +298,21 @@ int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st,
     for (size_t i = 0; i < set.count; i++) {
         const alert_series *s = &set.items[i];
         st->series++;
-        if (jtm_ears_run(&rules->ears, s->waiting, s->n, upper, alarm, errstr, errlen) <= 0)
+        if (alert_detect(rules, s->waiting, s->n, upper, alarm, errstr, errlen) <= 0)
             continue; /* too short to judge yet */
         st->monitored++;
         size_t last = s->n - 1;
         const firing *f = find_firing(&firing_now, s->gemeente, s->category);
         int r = 0;
-        if (!f && alarm[last] == JTM_EARS_ALARM && s->waiting[last] >= rules->min_count) {
+        alert_action act = alert_episode_step(f != NULL, alarm[last], s->waiting[last], rules->min_count);
+        if (act == ALERT_FIRE) {
             r = fire(conn, rules, s, upper, errstr, errlen);
             if (r > 0) {
                 st->fired++;
                 log_info("alert_firing", "gemeente=%s method=%s week=%s observed=%.0f upper_bound=%.2f",
                          s->gemeente, method, s->week[last], s->waiting[last], upper[last]);
             }
-        } else if (f && alarm[last] == JTM_EARS_NO_ALARM) {
+        } else if (act == ALERT_RESOLVE) {
             r = resolve(conn, rules, f, s, upper, errstr, errlen);
             if (r > 0) {
                 st->resolved++;

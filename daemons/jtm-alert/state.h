@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "conf.h"
 #include "ears.h"
 
 typedef struct alert_rules {
@@ -17,6 +18,15 @@ typedef struct alert_rules {
     long series_weeks;
     const char *report_url; /* template with {gemeente}; NULL or "": notices carry no link */
 } alert_rules;
+
+/* The rules of the configuration (alert.*), checked. Returns 0, or -1 with errstr. */
+int alert_rules_init(alert_rules *r, const alert_config *cfg, char *errstr, size_t errlen);
+
+/* The configured detector over x[0..n): bounds and alarms (JTM_EARS_*) per week, NaN / NA before
+ * alert_detect_first(r). Returns the monitored weeks (0: too short), or -1 with errstr. */
+long alert_detect(const alert_rules *r, const double *x, size_t n, double *upper, int *alarm, char *errstr,
+                  size_t errlen);
+size_t alert_detect_first(const alert_rules *r);
 
 typedef struct alert_eval_stats {
     long series, monitored, fired, resolved;
