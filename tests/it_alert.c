@@ -373,3 +373,74 @@ Test(alert, runs_as_a_jtm_alert_login, .timeout = 120)
     free(conninfo);
     free(dir);
 }
+
+/* A silenced series sends nothing while the silence holds, and the history shows both the silence
+ * and the alarm it held back; other municipalities still get theirs; a lifted silence lets the
+ * next alarm through. Set, listed and lifted with jtm-alert silence. */
+Test(alert, silenced_series_sends_nothing_and_history_shows_it, .timeout = 120)
+{
+    PGconn *db;
+    char *conninfo = it_alert_db(&db);
+    char *dir = jtm_test_tmpdir();
+    receiver *rx = rx_start(NULL, 0, 0);
+    char *s0505 = it_secret(dir, "gm0505", "secret-of-gm0505-at-least-32-bytes"),
+         *sdef = it_secret(dir, "default", "default-secret-of-the-region-32-bytes");
+    char *cfg = write_config(dir, rx->port, s0505, sdef, NULL);
+    int spike[21];
+    memcpy(spike, BASE, sizeof BASE);
+    spike[20] = 40;
+    it_weeks(db, "GM0505", "45", 0, spike, 21);
+    it_weeks(db, "GM0599", "45", 0, spike, 21);
+
+    char *bin = jtm_test_bin("jtm-alert"), *cmd = NULL, *out = NULL;
+    cr_assert(asprintf(&cmd, "'%s' silence -c '%s' -X 'pg.conninfo=%s' GM0505 45 --until \"$(date -d '+14 days' +%%F)\""
+                             " --reason 'bekend: nieuwe aanbieder neemt wachtenden over'", bin, cfg, conninfo) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 0, "%s", out ? out : "");
+    cr_assert_not_null(strstr(out, "GM0505\t45\t"), "%s", out);
+    free(out), free(cmd);
+    /* Usage errors: no reason, a bad code, two modes. */
+    cr_assert(asprintf(&cmd, "'%s' silence -X 'pg.conninfo=%s' GM0505 45 --until 2030-01-01 2>/dev/null", bin,
+                       conninfo) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 2);
+    free(cmd);
+    cr_assert(asprintf(&cmd, "'%s' silence -X 'pg.conninfo=%s' GM505 45 --until 2030-01-01 --reason x 2>/dev/null",
+                       bin, conninfo) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 2);
+    free(cmd);
+
+    pid_t pid = it_start_alert(cfg, conninfo, dir, "silence1.log");
+    cr_assert(rx_wait(rx, "/default", 1, 30000), "GM0599 is not silenced and must be told");
+    cr_assert(it_wait_value(db, "SELECT count(*) FROM ops.alert WHERE gemeente = 'GM0505' AND status = 'silenced'"
+                                " AND week = '2026-05-25'", "1", 10000), "the held-back alarm is not in the history");
+    usleep(1500000); /* nothing may arrive for GM0505 */
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(rx, "/gm0505"), 0, "a silenced series sent a notice");
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert_delivery WHERE gemeente = 'GM0505'"), 0);
+
+    /* The history lists the silence (who, until, why) and it can be lifted. */
+    cr_assert(asprintf(&cmd, "'%s' silence -X 'pg.conninfo=%s' --list", bin, conninfo) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, &out), 0);
+    cr_assert_not_null(strstr(out, "bekend: nieuwe aanbieder"), "%s", out);
+    cr_assert_not_null(strstr(out, "\tactive"), "%s", out);
+    free(out), free(cmd);
+    char *id = it_value(db, "SELECT id::text FROM ops.alert_silence WHERE gemeente = 'GM0505'");
+    cr_assert(asprintf(&cmd, "'%s' silence -X 'pg.conninfo=%s' --lift %s", bin, conninfo, id) > 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 0);
+    cr_assert_eq(jtm_test_sh(cmd, NULL), 65, "lifting twice");
+    free(cmd);
+
+    /* The next week alarms again: now it is sent. */
+    int next = 100;
+    it_weeks(db, "GM0505", "45", 21, &next, 1);
+    it_weeks(db, "GM0599", "45", 21, &next, 1);
+    pid = it_start_alert(cfg, conninfo, dir, "silence2.log");
+    if (!rx_wait(rx, "/gm0505", 1, 30000))
+        it_print_log(dir, "silence2.log");
+    cr_assert_eq(jtm_test_stop(pid, SIGTERM, 10000), 0);
+    cr_assert_eq(rx_count(rx, "/gm0505"), 1);
+    cr_assert_eq(it_long(db, "SELECT count(*) FROM ops.alert WHERE gemeente = 'GM0505' AND status = 'firing'"
+                             " AND week = '2026-06-01'"), 1);
+    rx_stop(rx);
+    PQfinish(db);
+    free(id), free(bin), free(cfg), free(s0505), free(sdef), free(conninfo), free(dir);
+}

@@ -301,8 +301,8 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
                 jtm_counter_add(mx.resolved, (uint64_t)st.resolved);
                 jtm_gauge_set(mx.series_g, (double)st.series);
                 jtm_gauge_set(mx.last_eval_g, (double)time(NULL));
-                log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld", st.series, st.monitored,
-                         st.fired, st.resolved);
+                log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld silenced=%ld", st.series,
+                         st.monitored, st.fired, st.resolved, st.silenced);
             }
         }
         long sent = 0;

@@ -187,7 +187,8 @@ static int insert_delivery(PGconn *conn, const char *alert_id, const char *kind,
 }
 
 /* Starts an episode for the latest week of s and queues its firing notice, in one transaction.
- * Returns 1 when started, 0 when this week already had an episode, -1 on error. */
+ * Returns 1 when started, 2 when a silence held it (recorded as 'silenced', nothing queued), 0 when
+ * this week already had an episode, -1 on error. */
 static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, const double *upper, char *errstr,
                 size_t errlen)
 {
@@ -203,10 +204,14 @@ static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, c
     int rc = -1;
     if (jtm_pg_exec(conn, "BEGIN", errstr, errlen) != 0)
         goto out;
+    /* Under an active silence the alarm is recorded as 'silenced' and no notice is queued. */
     const char *params[6] = {s->gemeente, s->category, method, s->week[last], obs, ub};
     PGresult *res = PQexecParams(conn,
                                  "INSERT INTO ops.alert (gemeente, category, method, week, observed, upper_bound, status)"
-                                 " VALUES ($1, $2, $3, $4, $5, $6, 'firing') ON CONFLICT DO NOTHING RETURNING id::text",
+                                 " SELECT $1, $2, $3, $4, $5, $6, CASE WHEN EXISTS (SELECT 1 FROM ops.alert_silence z"
+                                 "  WHERE z.gemeente = $1 AND (z.category IS NULL OR z.category = $2)"
+                                 "  AND z.until >= current_date AND z.lifted_at IS NULL) THEN 'silenced' ELSE 'firing' END"
+                                 " ON CONFLICT DO NOTHING RETURNING id::text, status",
                                  6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rollback_error(conn, res, errstr, errlen);
@@ -219,12 +224,13 @@ static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, c
     }
     char id[32];
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    int silenced = strcmp(PQgetvalue(res, 0, 1), "silenced") == 0;
     PQclear(res);
-    if (insert_delivery(conn, id, "firing", s->gemeente, key, body, errstr, errlen) != 0)
+    if (!silenced && insert_delivery(conn, id, "firing", s->gemeente, key, body, errstr, errlen) != 0)
         goto out;
     if (jtm_pg_exec(conn, "COMMIT", errstr, errlen) != 0)
         goto out;
-    rc = 1;
+    rc = silenced ? 2 : 1;
 out:
     free(body);
     return rc;
@@ -307,17 +313,22 @@ int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st,
         alert_action act = alert_episode_step(f != NULL, alarm[last], s->waiting[last], rules->min_count);
         if (act == ALERT_FIRE) {
             r = fire(conn, rules, s, upper, errstr, errlen);
-            if (r > 0) {
+            if (r == 2) {
+                st->silenced++;
+                log_info("alert_silenced", "gemeente=%s category=%s method=%s week=%s observed=%.0f upper_bound=%.2f",
+                         s->gemeente, s->category, method, s->week[last], s->waiting[last], upper[last]);
+            } else if (r > 0) {
                 st->fired++;
-                log_info("alert_firing", "gemeente=%s method=%s week=%s observed=%.0f upper_bound=%.2f",
-                         s->gemeente, method, s->week[last], s->waiting[last], upper[last]);
+                log_info("alert_firing", "gemeente=%s category=%s method=%s week=%s observed=%.0f upper_bound=%.2f",
+                         s->gemeente, s->category, method, s->week[last], s->waiting[last], upper[last]);
             }
         } else if (act == ALERT_RESOLVE) {
             r = resolve(conn, rules, f, s, upper, errstr, errlen);
             if (r > 0) {
                 st->resolved++;
-                log_info("alert_resolved", "gemeente=%s method=%s week=%s fired_week=%s observed=%.0f upper_bound=%.2f",
-                         s->gemeente, method, s->week[last], f->week, s->waiting[last], upper[last]);
+                log_info("alert_resolved",
+                         "gemeente=%s category=%s method=%s week=%s fired_week=%s observed=%.0f upper_bound=%.2f",
+                         s->gemeente, s->category, method, s->week[last], f->week, s->waiting[last], upper[last]);
             }
         }
         if (r < 0) {

@@ -29,7 +29,7 @@ long alert_detect(const alert_rules *r, const double *x, size_t n, double *upper
 size_t alert_detect_first(const alert_rules *r);
 
 typedef struct alert_eval_stats {
-    long series, monitored, fired, resolved;
+    long series, monitored, fired, resolved, silenced;
 } alert_eval_stats;
 
 /* Evaluates the latest week of every series. A series with no firing episode starts one when the
