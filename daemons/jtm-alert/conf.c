@@ -47,6 +47,14 @@ const jtm_option alert_options[] = {
                 "attempts before a notice is recorded as failed"),
     JTM_OPT_BOOL("deliver.allow_http", "false", allow_http, alert_config,
                  "allow http:// webhook urls to hosts other than loopback (default: https only)"),
+    JTM_OPT_STR("smtp.url", "", smtp_url, alert_config,
+                "mail server for the e-mail channel: smtp://host:587 (STARTTLS) or smtps://host:465; empty: off"),
+    JTM_OPT_STR("smtp.from", "", smtp_from, alert_config, "From: address of alert mails"),
+    JTM_OPT_STR("smtp.username", "", smtp_username, alert_config, "SMTP login (empty: none)"),
+    JTM_OPT_STR("smtp.password_file", "", smtp_password_file, alert_config, "file with the SMTP password (mode 600)"),
+    JTM_OPT_STR("smtp.tls", "required", smtp_tls, alert_config,
+                "required (STARTTLS or smtps) or none (allowed only to a loopback mail server)"),
+    JTM_OPT_INT("smtp.timeout_ms", "30000", 1000, 600000, smtp_timeout_ms, alert_config, "whole SMTP session timeout"),
     JTM_OPT_STR("metrics.listen", NULL, metrics_listen, alert_config,
                 "host:port for /metrics and /healthz (loopback, e.g. 127.0.0.1:9468; empty: off)"),
     JTM_OPT_END,
@@ -72,14 +80,53 @@ static int valid_route_name(const char *s, size_t n)
     return 1;
 }
 
+/* name@domain, comma-separated (spaces allowed around commas); no quotes, brackets or line breaks,
+ * so a list can never smuggle a header or a second SMTP command. */
+static int valid_email_list(const char *v)
+{
+    int addresses = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *start = p;
+        int at = 0, dot_after_at = 0;
+        while (*p && *p != ',' && *p != ' ') {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '@')
+                at++;
+            else if (ch == '.' && at)
+                dot_after_at = 1;
+            else if (!isalnum(ch) && !strchr("._%+-", ch))
+                return 0;
+            p++;
+        }
+        if (p == start || at != 1 || !dot_after_at || start[0] == '@' || p[-1] == '@' || p - start > 254)
+            return 0;
+        addresses++;
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return 0;
+    }
+    return addresses > 0 && addresses <= 20;
+}
+
 int alert_routes_set(alert_routes *r, const char *key, const char *value, char *errstr, size_t errlen)
 {
     if (strncmp(key, "route.", 6) != 0)
         return 0;
     const char *name = key + 6, *dot = strrchr(name, '.');
     if (!dot || !valid_route_name(name, (size_t)(dot - name)) ||
-        (strcmp(dot + 1, "url") != 0 && strcmp(dot + 1, "secret_file") != 0)) {
-        snprintf(errstr, errlen, "unknown option %s (routes are route.<GMxxxx|default>.url / .secret_file)", key);
+        (strcmp(dot + 1, "url") != 0 && strcmp(dot + 1, "secret_file") != 0 && strcmp(dot + 1, "email") != 0)) {
+        snprintf(errstr, errlen,
+                 "unknown option %s (routes are route.<GMxxxx|default>.url / .secret_file / .email)", key);
+        return -1;
+    }
+    if (strcmp(dot + 1, "email") == 0 && !valid_email_list(value)) {
+        snprintf(errstr, errlen, "%s: expected comma-separated addresses such as jeugd@gemeente.example", key);
         return -1;
     }
     size_t nlen = (size_t)(dot - name);
@@ -100,7 +147,7 @@ int alert_routes_set(alert_routes *r, const char *key, const char *value, char *
         if (!rt->name)
             abort();
     }
-    char **field = strcmp(dot + 1, "url") == 0 ? &rt->url : &rt->secret_file;
+    char **field = strcmp(dot + 1, "url") == 0 ? &rt->url : strcmp(dot + 1, "email") == 0 ? &rt->email : &rt->secret_file;
     free(*field);
     *field = xstrdup(value);
     return 1;
@@ -145,15 +192,62 @@ static ssize_t secret_key(unsigned char *buf, size_t n)
     return len;
 }
 
+unsigned char *alert_read_secret_file(const char *what, const char *path, size_t *len, char *errstr, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(errstr, errlen, "%s: cannot open secret file %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_size > 4096) {
+        close(fd);
+        snprintf(errstr, errlen,
+                 "%s: secret file %s refused: must be a regular file of at most 4096 bytes, "
+                 "not accessible by group or others (chmod 600)",
+                 what, path);
+        return NULL;
+    }
+    unsigned char *buf = malloc(4097);
+    if (!buf) {
+        close(fd);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    ssize_t n = read(fd, buf, 4096);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        snprintf(errstr, errlen, "%s: cannot read secret file %s", what, path);
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+static void free_secret(unsigned char *buf, size_t len)
+{
+    if (buf) {
+        explicit_bzero(buf, len);
+        free(buf);
+    }
+}
+
 int alert_routes_load_secrets(alert_routes *r, bool allow_http, char *errstr, size_t errlen)
 {
     for (size_t i = 0; i < r->count; i++) {
         alert_route *rt = &r->items[i];
-        if (!rt->url || !*rt->url || !rt->secret_file || !*rt->secret_file) {
-            snprintf(errstr, errlen, "route %s needs route.%s.url and route.%s.secret_file", rt->name, rt->name,
-                     rt->name);
+        int has_url = rt->url && *rt->url, has_secret = rt->secret_file && *rt->secret_file;
+        if (has_url != has_secret || (!has_url && !(rt->email && *rt->email))) {
+            snprintf(errstr, errlen, "route %s needs route.%s.url and route.%s.secret_file, or route.%s.email",
+                     rt->name, rt->name, rt->name, rt->name);
             return -1;
         }
+        if (!has_url)
+            continue; /* e-mail only */
         if (strncmp(rt->url, "http://", 7) != 0 && strncmp(rt->url, "https://", 8) != 0) {
             snprintf(errstr, errlen, "route %s: url must start with http:// or https://", rt->name);
             return -1;
@@ -165,33 +259,15 @@ int alert_routes_load_secrets(alert_routes *r, bool allow_http, char *errstr, si
                      rt->name);
             return -1;
         }
-        int fd = open(rt->secret_file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            snprintf(errstr, errlen, "route %s: cannot open secret file %s: %s", rt->name, rt->secret_file,
-                     strerror(errno));
+        char what[64];
+        snprintf(what, sizeof what, "route %s", rt->name);
+        size_t n = 0;
+        unsigned char *buf = alert_read_secret_file(what, rt->secret_file, &n, errstr, errlen);
+        if (!buf)
             return -1;
-        }
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_size > 4096) {
-            close(fd);
-            snprintf(errstr, errlen,
-                     "route %s: secret file %s refused: must be a regular file of at most 4096 bytes, "
-                     "not accessible by group or others (chmod 600)",
-                     rt->name, rt->secret_file);
-            return -1;
-        }
-        unsigned char buf[4097];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n < 0) {
-            snprintf(errstr, errlen, "route %s: cannot read secret file %s", rt->name, rt->secret_file);
-            return -1;
-        }
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            n--;
-        ssize_t klen = secret_key(buf, (size_t)n);
+        ssize_t klen = secret_key(buf, n);
         if (klen < ALERT_SECRET_MIN) {
-            explicit_bzero(buf, sizeof buf);
+            free_secret(buf, n);
             snprintf(errstr, errlen,
                      klen < 0 ? "route %s: secret file %s holds whsec_ with invalid base64"
                               : "route %s: secret file %s is too short: a webhook secret needs at least %d random "
@@ -199,16 +275,36 @@ int alert_routes_load_secrets(alert_routes *r, bool allow_http, char *errstr, si
                      rt->name, rt->secret_file, ALERT_SECRET_MIN);
             return -1;
         }
-        n = klen;
-        free(rt->secret);
-        rt->secret = malloc((size_t)n);
+        free_secret(rt->secret, rt->secret_len);
+        rt->secret = malloc((size_t)klen ? (size_t)klen : 1);
         if (!rt->secret)
             abort();
-        memcpy(rt->secret, buf, (size_t)n);
-        rt->secret_len = (size_t)n;
-        explicit_bzero(buf, sizeof buf);
+        memcpy(rt->secret, buf, (size_t)klen);
+        rt->secret_len = (size_t)klen;
+        free_secret(buf, n);
     }
     return 0;
+}
+
+/* A municipality with its own route gets exactly that route's channels; one without gets the
+ * default route's. */
+static const alert_route *find_with(const alert_routes *r, const char *gemeente, int email)
+{
+    const alert_route *rt = alert_routes_find(r, gemeente);
+    if (!rt)
+        return NULL;
+    int has = email ? rt->email && *rt->email : rt->url && *rt->url;
+    return has ? rt : NULL;
+}
+
+const alert_route *alert_routes_find_webhook(const alert_routes *r, const char *gemeente)
+{
+    return find_with(r, gemeente, 0);
+}
+
+const alert_route *alert_routes_find_email(const alert_routes *r, const char *gemeente)
+{
+    return find_with(r, gemeente, 1);
 }
 
 const alert_route *alert_routes_find(const alert_routes *r, const char *gemeente)
@@ -229,10 +325,8 @@ void alert_routes_free(alert_routes *r)
         free(r->items[i].name);
         free(r->items[i].url);
         free(r->items[i].secret_file);
-        if (r->items[i].secret) {
-            explicit_bzero(r->items[i].secret, r->items[i].secret_len);
-            free(r->items[i].secret);
-        }
+        free(r->items[i].email);
+        free_secret(r->items[i].secret, r->items[i].secret_len);
     }
     free(r->items);
     memset(r, 0, sizeof *r);

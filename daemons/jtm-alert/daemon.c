@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "deliver.h"
+#include "mail.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -162,12 +163,19 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
         return JTM_EXIT_CONFIG;
     }
+    rules.routes = routes;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("curl_init_failed", NULL);
         return JTM_EXIT_SOFTWARE;
     }
     int exit_code = JTM_EXIT_OK;
     alert_sender *sender = NULL;
+    alert_mailer *mailer = alert_mailer_new(cfg, routes, err, sizeof err);
+    if (!mailer && *err) {
+        log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
+        curl_global_cleanup();
+        return JTM_EXIT_CONFIG;
+    }
     PGconn *conn = NULL;
     alert_mx mx;
     memset(&mx, 0, sizeof mx);
@@ -231,6 +239,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         goto out;
     }
     alert_sender_set_metrics(sender, &mx.d);
+    alert_mailer_set_metrics(mailer, &mx.d);
     mx_pg(&mx, 1);
     jtm_gauge_set(mx.leader_g, 1);
     log_info("started", "method=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld routes=%zu "
@@ -307,12 +316,15 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         }
         long sent = 0;
         if (now_ms() >= next_deliver && !jtm_pg_is_broken(conn)) {
-            if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0) {
+            long mailed = 0;
+            if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0 ||
+                (mailer && alert_mail_due(conn, mailer, &mailed, err, sizeof err) != 0)) {
                 log_error("deliver_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
                 next_deliver = now_ms() + jtm_backoff_next(&deliver_backoff);
             } else {
                 jtm_backoff_reset(&deliver_backoff);
             }
+            sent += mailed;
         }
         if (!jtm_run)
             break;
@@ -345,6 +357,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
 out:
     jtm_metrics_http_stop(http);
     alert_sender_free(sender);
+    alert_mailer_free(mailer);
     if (conn)
         PQfinish(conn);
     jtm_metrics_free(mx.m);

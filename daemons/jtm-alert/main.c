@@ -34,6 +34,8 @@ static void usage(FILE *out)
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.url", "string", "", "webhook URL of a municipality");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.secret_file", "string", "",
             "file with its HMAC secret (mode 600)");
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.email", "string", "",
+            "e-mail addresses of a municipality, comma-separated (needs smtp.url and smtp.from)");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.url", "string", "", "webhook for municipalities without a route");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.secret_file", "string", "", "its secret file");
 }

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
+#include "hex.h"
 
 void alert_idempotency_key(const char *gemeente, const char *category, const char *method, const char *week,
                            const char *kind, char out[33])
@@ -32,7 +24,7 @@ void alert_idempotency_key(const char *gemeente, const char *category, const cha
         EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1); /* with the NUL: unambiguous joins */
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
-    hex(md, 16, out);
+    jtm_hex_encode(md, 16, out);
 }
 
 int alert_webhook_signature(const unsigned char *secret, size_t secret_len, const char *msg_id, long long timestamp,

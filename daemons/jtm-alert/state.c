@@ -172,17 +172,32 @@ static int rollback_error(PGconn *conn, PGresult *res, char *errstr, size_t errl
     return -1;
 }
 
-static int insert_delivery(PGconn *conn, const char *alert_id, const char *kind, const char *gemeente,
-                           const char *key, const char *body, char *errstr, size_t errlen)
+static int insert_one(PGconn *conn, const char *alert_id, const char *kind, const char *gemeente, const char *key,
+                      const char *body, const char *channel, char *errstr, size_t errlen)
 {
-    const char *params[5] = {alert_id, kind, gemeente, key, body};
+    const char *params[6] = {alert_id, kind, gemeente, key, body, channel};
     PGresult *res = PQexecParams(conn,
-                                 "INSERT INTO ops.alert_delivery (alert_id, kind, gemeente, idempotency_key, body)"
-                                 " VALUES ($1, $2, $3, $4, $5)",
-                                 5, NULL, params, NULL, NULL, 0);
+                                 "INSERT INTO ops.alert_delivery (alert_id, kind, gemeente, idempotency_key, body, channel)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6)",
+                                 6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         return rollback_error(conn, res, errstr, errlen);
     PQclear(res);
+    return 0;
+}
+
+/* Queues the notice on every channel the municipality's route has: a webhook when a route has a
+ * url, an e-mail when one has addresses. With no route at all the webhook delivery is still queued,
+ * and fails visibly as "no route" (deliver.c). */
+static int insert_delivery(PGconn *conn, const alert_rules *rules, const char *alert_id, const char *kind,
+                           const char *gemeente, const char *key, const char *body, char *errstr, size_t errlen)
+{
+    int email = rules->routes && alert_routes_find_email(rules->routes, gemeente) != NULL;
+    int webhook = !rules->routes || alert_routes_find_webhook(rules->routes, gemeente) != NULL || !email;
+    if (webhook && insert_one(conn, alert_id, kind, gemeente, key, body, "webhook", errstr, errlen) != 0)
+        return -1;
+    if (email && insert_one(conn, alert_id, kind, gemeente, key, body, "email", errstr, errlen) != 0)
+        return -1;
     return 0;
 }
 
@@ -226,7 +241,7 @@ static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, c
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     int silenced = strcmp(PQgetvalue(res, 0, 1), "silenced") == 0;
     PQclear(res);
-    if (!silenced && insert_delivery(conn, id, "firing", s->gemeente, key, body, errstr, errlen) != 0)
+    if (!silenced && insert_delivery(conn, rules, id, "firing", s->gemeente, key, body, errstr, errlen) != 0)
         goto out;
     if (jtm_pg_exec(conn, "COMMIT", errstr, errlen) != 0)
         goto out;
@@ -269,7 +284,7 @@ static int resolve(PGconn *conn, const alert_rules *rules, const firing *f, cons
         rc = jtm_pg_exec(conn, "ROLLBACK", errstr, errlen) == 0 ? 0 : -1;
         goto out;
     }
-    if (insert_delivery(conn, f->id, "resolved", s->gemeente, key, body, errstr, errlen) != 0)
+    if (insert_delivery(conn, rules, f->id, "resolved", s->gemeente, key, body, errstr, errlen) != 0)
         goto out;
     if (jtm_pg_exec(conn, "COMMIT", errstr, errlen) != 0)
         goto out;

@@ -17,6 +17,7 @@ typedef struct alert_rules {
     long history_weeks;
     long series_weeks;
     const char *report_url; /* template with {gemeente}; NULL or "": notices carry no link */
+    const alert_routes *routes; /* which channels each municipality has; NULL: webhook only */
 } alert_rules;
 
 /* The rules of the configuration (alert.*), checked. Returns 0, or -1 with errstr. */
