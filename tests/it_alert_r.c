@@ -1,8 +1,12 @@
 /* jtm-alert detect against the reference implementation: surveillance::earsC in R, on generated
  * series (flat, seasonal, zero variance, spikes, small counts, overdispersed, short) for C1, C2,
- * C3 and several alpha / baseline / minSigma settings, including earsC's own defaults. Upper bounds
- * must agree to 1e-6 (NaN where R gives NaN) and alarms exactly. Needs Rscript and r-cran-
- * surveillance (ops/packages.d/alert.txt). */
+ * C3 and several alpha / baseline / minSigma settings, including earsC's own defaults; and
+ * surveillance::farringtonFlexible on seven-year weekly series (flat, seasonal, trend, past
+ * outbreaks, overdispersed, seasonal with trend and outbreaks, small counts, mostly zeros, large
+ * counts) for R's defaults, the Noufaily preset and four other settings. Upper bounds must agree
+ * to 1e-6 (earsC absolutely; farringtonFlexible absolutely up to 1 and relatively above, since its
+ * bounds reach 1e129 on a nearly empty series; NaN where R gives NA or NaN) and alarms exactly.
+ * Needs Rscript and r-cran-surveillance (ops/packages.d/alert.txt). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,9 +42,10 @@ static char *slurp(const char *path)
     return s;
 }
 
-/* Compares R's reference file with jtm-alert's output; returns the largest absolute difference of
- * the upper bounds and adds the compared points and alarms to the counters. */
-static double compare(const char *what, char *ref, char *got, long *points, long *alarms, long *nans)
+/* Compares R's reference file with jtm-alert's output; returns the largest difference of the upper
+ * bounds (absolute, or relative to max(1, |R's bound|) when `relative`) and adds the compared
+ * points and alarms to the counters. */
+static double compare(const char *what, char *ref, char *got, int relative, long *points, long *alarms, long *nans)
 {
     size_t nr, ng;
     char **r = split_lines(ref, &nr), **g = split_lines(got, &ng);
@@ -61,7 +66,7 @@ static double compare(const char *what, char *ref, char *got, long *points, long
             cr_assert(isnan(ur) && isnan(ug), "%s: t=%s upperbound R %s jtm %s", what, tr, ubr, ubg);
             (*nans)++;
         } else {
-            double d = fabs(ur - ug);
+            double d = fabs(ur - ug) / (relative ? fmax(1, fabs(ur)) : 1);
             cr_assert(d <= 1e-6, "%s: t=%s upperbound R %s jtm %s", what, tr, ubr, ubg);
             if (d > maxdiff)
                 maxdiff = d;
@@ -115,7 +120,7 @@ Test(alert_r, detect_matches_surveillance_earsC, .timeout = 300)
         char what[160];
         snprintf(what, sizeof what, "%s %s %s", name, method, setting);
         long before = points;
-        double d = compare(what, ref, got, &points, &alarms, &nans);
+        double d = compare(what, ref, got, 0, &points, &alarms, &nans);
         per_method[method[1] - '0'] += points - before;
         if (d > maxdiff)
             maxdiff = d;
@@ -132,6 +137,65 @@ Test(alert_r, detect_matches_surveillance_earsC, .timeout = 300)
             nm, points, per_method[1], per_method[2], per_method[3], alarms, nans, maxdiff);
     cr_assert_gt(alarms, 10, "the series should raise alarms");
     cr_assert_gt(nans, 0, "the zero-variance series should give NaN C3 bounds");
+    free(rows);
+    free(manifest);
+    free(mpath);
+    cr_assert(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+    jtm_test_sh(cmd, NULL);
+    free(cmd);
+    free(bin);
+    free(script);
+    free(dir);
+}
+
+Test(alert_r, detect_matches_surveillance_farringtonFlexible, .timeout = 400)
+{
+    char *dir = jtm_test_tmpdir();
+    char *script = jtm_test_fixture("alert/farrington_reference.R");
+    char *bin = jtm_test_bin("jtm-alert");
+    char *cmd = NULL, *out = NULL;
+    cr_assert(asprintf(&cmd, "Rscript --vanilla '%s' '%s' 2>&1", script, dir) > 0);
+    int rc = jtm_test_sh(cmd, &out);
+    cr_assert_eq(rc, 0, "Rscript failed (%d): %s", rc, out);
+    free(out);
+    free(cmd);
+
+    char *mpath = NULL;
+    cr_assert(asprintf(&mpath, "%s/manifest.tsv", dir) > 0);
+    char *manifest = slurp(mpath);
+    size_t nm;
+    char **rows = split_lines(manifest, &nm);
+    cr_assert_geq(nm, 50, "manifest has only %zu comparisons", nm);
+    long points = 0, alarms = 0, nans = 0;
+    double maxdiff = 0;
+    for (size_t i = 0; i < nm; i++) {
+        char name[64], setting[32], args[256] = "";
+        cr_assert_geq(sscanf(rows[i], "%63[^\t]\t%31[^\t]\t%255[^\n]", name, setting, args), 2, "manifest: %s", rows[i]);
+        cr_assert(asprintf(&cmd, "'%s' detect --method farrington %s < '%s/series_%s.csv'", bin, args, dir, name) > 0);
+        char *got = NULL;
+        rc = jtm_test_sh(cmd, &got);
+        cr_assert_eq(rc, 0, "%s exited %d: %s", cmd, rc, got);
+        char *rpath = NULL;
+        cr_assert(asprintf(&rpath, "%s/ref_%s_%s.csv", dir, name, setting) > 0);
+        char *ref = slurp(rpath);
+        char what[160];
+        snprintf(what, sizeof what, "farrington %s %s", name, setting);
+        double d = compare(what, ref, got, 1, &points, &alarms, &nans);
+        if (d > maxdiff)
+            maxdiff = d;
+        free(ref);
+        free(rpath);
+        free(got);
+        free(cmd);
+    }
+    cr_log_info("farringtonFlexible comparison: %zu runs, %ld points, %ld alarms, %ld NA bounds, "
+                "max upperbound difference (relative above 1) %.3g",
+                nm, points, alarms, nans, maxdiff);
+    fprintf(stderr, "farringtonFlexible comparison: %zu runs, %ld points, %ld alarms, %ld NA bounds, "
+                    "max upperbound difference (relative above 1) %.3g\n",
+            nm, points, alarms, nans, maxdiff);
+    cr_assert_gt(alarms, 50, "the series should raise alarms");
+    cr_assert_gt(nans, 0, "limit54 should leave small-count weeks without a bound");
     free(rows);
     free(manifest);
     free(mpath);
