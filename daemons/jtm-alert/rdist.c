@@ -22,23 +22,26 @@ static double gamma_series(double a, double x)
     return sum * exp(-x + a * log(x) - lgamma(a));
 }
 
-/* Regularised upper incomplete gamma Q(a, x) by its continued fraction (modified Lentz); good for
- * x >= a + 1. */
+#define RDIST_TINY (DBL_MIN / DBL_EPSILON)
+
+static double not_tiny(double v) { return fabs(v) < RDIST_TINY ? RDIST_TINY : v; }
+
+/* One step of the modified Lentz evaluation of a continued fraction b0 + a1/(b1 + a2/(b2 + ...)):
+ * updates the state c, d and returns the factor the value is multiplied by. */
+static double lentz_step(double an, double bn, double *c, double *d)
+{
+    *d = 1 / not_tiny(an * *d + bn);
+    *c = not_tiny(bn + an / *c);
+    return *d * *c;
+}
+
+/* Regularised upper incomplete gamma Q(a, x) by its continued fraction; good for x >= a + 1. */
 static double gamma_cfrac(double a, double x)
 {
-    const double tiny = DBL_MIN / DBL_EPSILON;
-    double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+    double b = x + 1 - a, c = 1 / RDIST_TINY, d = 1 / b, h = d;
     for (int i = 1; i < RDIST_MAXIT; i++) {
-        double an = -i * (i - a);
         b += 2;
-        d = an * d + b;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = b + an / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        double del = d * c;
+        double del = lentz_step(-i * (i - a), b, &c, &d);
         h *= del;
         if (fabs(del - 1) < RDIST_EPS)
             break;
@@ -59,32 +62,11 @@ static double gamma_q(double a, double x)
 /* Continued fraction of the incomplete beta (Numerical Recipes' betacf, modified Lentz). */
 static double beta_cfrac(double a, double b, double x)
 {
-    const double tiny = DBL_MIN / DBL_EPSILON;
-    double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap;
-    if (fabs(d) < tiny)
-        d = tiny;
-    d = 1 / d;
-    double h = d;
+    double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 / not_tiny(1 - qab * x / qap), h = d;
     for (int m = 1; m < RDIST_MAXIT; m++) {
         int m2 = 2 * m;
-        double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        h *= d * c;
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        double del = d * c;
+        h *= lentz_step(m * (b - m) * x / ((qam + m2) * (a + m2)), 1, &c, &d);
+        double del = lentz_step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), 1, &c, &d);
         h *= del;
         if (fabs(del - 1) < RDIST_EPS)
             break;
