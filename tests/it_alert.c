@@ -443,4 +443,37 @@ Test(alert, silenced_series_sends_nothing_and_history_shows_it, .timeout = 120)
     rx_stop(rx);
     PQfinish(db);
     free(id), free(bin), free(cfg), free(s0505), free(sdef), free(conninfo), free(dir);
+
+/* detect --method farrington: what it refuses, with which exit code and message (no database). */
+Test(alert, detect_farrington_refusals, .timeout = 120)
+{
+    static const struct {
+        const char *args, *input;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"--method farrington --b 2.5", "", 2, "--b:"},
+        {"--method farrington --powertrans 3/4", "", 2, "--powertrans:"},
+        {"--method farrington --threshold-method cusum", "", 2, "--threshold-method:"},
+        {"--method farrington --limit54 5", "", 2, "--limit54:"},
+        {"--method farrington --preset nope", "", 2, "preset must be"},
+        {"--method farrington --no-periods 47", "", 2, "noPeriods"},
+        {"--method farrington --past-weeks-not-included 49", "", 2, "pastWeeksNotIncluded"},
+        {"--method farrington --baseline 7", "", 2, "EARS"},
+        {"--method C1 --preset noufaily", "", 2, "need --method farrington"},
+        {"--method C2 --b 3", "", 2, "need --method farrington"},
+        {"--method farrington", "1,4\\n2,-3\\n", 65, "week 2: count must be"},
+        {"--method farrington --preset noufaily --w 2", "1,4\\n", 0, "t,count,upperbound,alarm"},
+    };
+    char *bin = jtm_test_bin("jtm-alert");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *cmd = NULL, *out = NULL;
+        cr_assert(asprintf(&cmd, "printf '%s' | '%s' detect %s 2>&1", cases[i].input, bin, cases[i].args) > 0);
+        int rc = jtm_test_sh(cmd, &out);
+        cr_assert_eq(rc, cases[i].rc, "%s: exit %d, want %d: %s", cases[i].args, rc, cases[i].rc, out);
+        cr_assert_not_null(strstr(out, cases[i].msg), "%s: %s", cases[i].args, out);
+        free(out);
+        free(cmd);
+    }
+    free(bin);
 }
