@@ -443,6 +443,7 @@ Test(alert, silenced_series_sends_nothing_and_history_shows_it, .timeout = 120)
     rx_stop(rx);
     PQfinish(db);
     free(id), free(bin), free(cfg), free(s0505), free(sdef), free(conninfo), free(dir);
+}
 
 /* detect --method farrington: what it refuses, with which exit code and message (no database). */
 Test(alert, detect_farrington_refusals, .timeout = 120)
