@@ -108,3 +108,28 @@ Test(alert_backtest, command_reads_a_csv_history)
     free(cmd);
     free(bin), free(csv), free(dir);
 }
+
+/* alert.method = farrington: the preset and overrides of alert.farrington reach the detector the
+ * daemon and the backtest share; bad settings are refused. */
+Test(alert_backtest, farrington_rules_from_the_configuration)
+{
+    alert_config cfg = {.method = "farrington", .farrington = "noufaily,b=2,w=2", .min_count = 5,
+                        .history_weeks = 52, .series_weeks = 12};
+    alert_rules r;
+    char err[256];
+    cr_assert_eq(alert_rules_init(&r, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert(r.farrington);
+    cr_assert_eq(r.far.b, 2);
+    cr_assert_eq(r.far.w, 2);
+    cr_assert_eq(r.far.no_periods, 10, "the noufaily preset");
+    cr_assert_eq(alert_detect_first(&r), (size_t)(52 * 2 + 2));
+    cr_assert_str_eq(alert_method_name(&r), "farrington");
+    const char *bad[] = {"nopreset", "noufaily,b", "noufaily,b=0", "noufaily,unknown=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cfg.farrington = (char *)bad[i];
+        cr_assert_eq(alert_rules_init(&r, &cfg, err, sizeof err), -1, "accepted %s", bad[i]);
+    }
+    cfg.method = "C4";
+    cr_assert_eq(alert_rules_init(&r, &cfg, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "farrington"), "%s", err);
+}

@@ -445,9 +445,11 @@ int jtm_alert_backtest_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "jtm-alert backtest: %s\n", msg);
         goto free_cfg;
     }
-    fprintf(out, "backtest method=%s alpha=%g baseline=%d min_sigma=%g min_count=%g\n",
-            jtm_ears_method_name(rules.ears.method), rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma,
-            rules.min_count);
+    if (rules.farrington)
+        fprintf(out, "backtest method=farrington settings=%s min_count=%g\n", cfg.farrington, rules.min_count);
+    else
+        fprintf(out, "backtest method=%s alpha=%g baseline=%d min_sigma=%g min_count=%g\n", alert_method_name(&rules),
+                rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma, rules.min_count);
     fprintf(out, "history: series=%ld municipalities=%ld series_years=%.1f municipality_years=%.1f\n", q.series,
             q.municipalities, q.series_years, q.municipality_years);
     fprintf(out,

@@ -22,7 +22,11 @@ const jtm_option alert_options[] = {
                 "PostgreSQL NOTIFY channel the linker signals after changing waiting lists"),
     JTM_OPT_INT("listen.debounce_ms", "2000", 0, 3600000, debounce_ms, alert_config,
                 "at most one NOTIFY-triggered evaluation per this interval (a busy linker notifies often)"),
-    JTM_OPT_STR("alert.method", "C1", method, alert_config, "EARS detector: C1, C2 or C3"),
+    JTM_OPT_STR("alert.method", "C1", method, alert_config,
+                "detector: C1, C2 or C3 (EARS), or farrington (quasi-Poisson, needs 52 b + w + 1 weeks)"),
+    JTM_OPT_STR("alert.farrington", "noufaily", farrington, alert_config,
+                "with alert.method = farrington: preset (noufaily or farrington) and name=value overrides, "
+                "e.g. noufaily,b=2"),
     JTM_OPT_DBL("alert.alpha", "0", 0, 0.5, alpha, alert_config,
                 "1 - alpha normal quantile; 0: earsC default (0.001 C1/C2, 0.025 C3)"),
     JTM_OPT_INT("alert.baseline", "13", 3, 520, baseline, alert_config,

@@ -17,6 +17,7 @@ typedef struct alert_config {
     char *listen_channel;
     long long debounce_ms;
     char *method;
+    char *farrington;
     double alpha;
     long long baseline;
     double min_sigma;

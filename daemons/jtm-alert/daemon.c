@@ -242,10 +242,11 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
     alert_mailer_set_metrics(mailer, &mx.d);
     mx_pg(&mx, 1);
     jtm_gauge_set(mx.leader_g, 1);
-    log_info("started", "method=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld routes=%zu "
-                        "interrupted_attempts=%ld",
-             jtm_ears_method_name(rules.ears.method), rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma,
-             cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
+    log_info("started", "method=%s farrington=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld "
+                        "routes=%zu email=%s interrupted_attempts=%ld",
+             alert_method_name(&rules), rules.farrington ? cfg->farrington : "-", rules.ears.alpha,
+             rules.ears.baseline, rules.ears.min_sigma, cfg->min_count, cfg->schedule_seconds, routes->count,
+             mailer ? "on" : "off", recovered);
     jtm_service_ready("evaluating");
 
     int need_eval = 1, view_missing_logged = 0;

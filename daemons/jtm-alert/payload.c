@@ -86,14 +86,24 @@ static void fmt_date_nl(char *buf, size_t len, const char *iso)
         snprintf(buf, len, "%s", iso);
 }
 
+/* How the summary names the method: "EARS C1", or the quasi-Poisson method by its authors. */
+static void method_text(const char *method, char *buf, size_t len)
+{
+    if (strcmp(method, "farrington") == 0)
+        snprintf(buf, len, "Farrington/Noufaily");
+    else
+        snprintf(buf, len, "EARS %s", method);
+}
+
 /* The plain-Dutch summary: which list, how many children, where they wait, against what bound.
  * Link-free: municipalities read it in chat and mail clients (the link is a field of its own). */
 static void summary_text(const alert_notice *n, char *out, size_t len)
 {
-    char obs[32], ub[32], week[40], who[96];
+    char obs[32], ub[32], week[40], who[96], method[40];
     fmt_num(obs, sizeof obs, n->observed);
     fmt_num(ub, sizeof ub, n->upper_bound);
     fmt_date_nl(week, sizeof week, n->week);
+    method_text(n->method, method, sizeof method);
     const alert_wait_detail *d = n->detail;
     if (d)
         snprintf(who, sizeof who, "%ld %s (%ld %s)", d->children, d->children == 1 ? "kind" : "kinderen",
@@ -111,7 +121,7 @@ static void summary_text(const alert_notice *n, char *out, size_t len)
     if (o >= len)
         return;
     if (strcmp(n->status, "firing") == 0) {
-        o += (size_t)snprintf(out + o, len - o, "boven de verwachte bovengrens van %s (EARS %s).", ub, n->method);
+        o += (size_t)snprintf(out + o, len - o, "boven de verwachte bovengrens van %s (%s).", ub, method);
         if (d && o < len)
             o += (size_t)snprintf(out + o, len - o, " %ld %s op een besluit van de gemeente, %ld op de start van zorg",
                                   d->for_decision, d->for_decision == 1 ? "wacht" : "wachten", d->for_start);
@@ -123,8 +133,8 @@ static void summary_text(const alert_notice *n, char *out, size_t len)
         if (d && o < len)
             snprintf(out + o, len - o, ".");
     } else {
-        snprintf(out + o, len - o, "weer onder de bovengrens van %s (EARS %s). Het signaal is opgeheven.", ub,
-                 n->method);
+        snprintf(out + o, len - o, "weer onder de bovengrens van %s (%s). Het signaal is opgeheven.", ub,
+                 method);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "detail.h"
 #include "episode.h"
@@ -13,6 +14,34 @@
 #include "pg.h"
 #include "series.h"
 
+/* alert.farrington: "PRESET[,name=value...]", e.g. "noufaily,b=2". */
+static int farrington_from_config(jtm_farrington_params *p, const char *spec, char *errstr, size_t errlen)
+{
+    jtm_farrington_defaults(p);
+    char *copy = strdup(spec ? spec : ""), *save = NULL;
+    if (!copy) {
+        snprintf(errstr, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0, first = 1;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save), first = 0) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            if (!first) {
+                snprintf(errstr, errlen, "alert.farrington: %s: expected name=value after the preset", item);
+                rc = -1;
+            } else {
+                rc = jtm_farrington_preset(p, item, errstr, errlen);
+            }
+            continue;
+        }
+        *eq = '\0';
+        rc = jtm_farrington_set(p, item, eq + 1, errstr, errlen);
+    }
+    free(copy);
+    return rc != 0 ? -1 : jtm_farrington_check(p, errstr, errlen);
+}
+
 int alert_rules_init(alert_rules *r, const alert_config *cfg, char *errstr, size_t errlen)
 {
     memset(r, 0, sizeof *r);
@@ -20,8 +49,12 @@ int alert_rules_init(alert_rules *r, const alert_config *cfg, char *errstr, size
     r->report_url = cfg->report_url;
     r->history_weeks = (long)cfg->history_weeks;
     r->series_weeks = (long)cfg->series_weeks;
+    if (strcasecmp(cfg->method, "farrington") == 0) {
+        r->farrington = 1;
+        return farrington_from_config(&r->far, cfg->farrington, errstr, errlen);
+    }
     if (jtm_ears_method_parse(cfg->method, &r->ears.method) != 0) {
-        snprintf(errstr, errlen, "alert.method must be C1, C2 or C3");
+        snprintf(errstr, errlen, "alert.method must be C1, C2, C3 or farrington");
         return -1;
     }
     r->ears.alpha = cfg->alpha;
@@ -33,10 +66,20 @@ int alert_rules_init(alert_rules *r, const alert_config *cfg, char *errstr, size
 long alert_detect(const alert_rules *r, const double *x, size_t n, double *upper, int *alarm, char *errstr,
                   size_t errlen)
 {
+    if (r->farrington)
+        return jtm_farrington_run(&r->far, x, n, upper, alarm, errstr, errlen);
     return jtm_ears_run(&r->ears, x, n, upper, alarm, errstr, errlen);
 }
 
-size_t alert_detect_first(const alert_rules *r) { return jtm_ears_first(&r->ears); }
+size_t alert_detect_first(const alert_rules *r)
+{
+    return r->farrington ? jtm_farrington_first(&r->far) : jtm_ears_first(&r->ears);
+}
+
+const char *alert_method_name(const alert_rules *r)
+{
+    return r->farrington ? "farrington" : jtm_ears_method_name(r->ears.method);
+}
 
 typedef struct firing {
     char *gemeente, *category, *week;
@@ -141,7 +184,7 @@ static char *notice_body(PGconn *conn, const alert_rules *rules, const alert_ser
     alert_notice n = {
         .gemeente = s->gemeente,
         .category = s->category,
-        .method = jtm_ears_method_name(rules->ears.method),
+        .method = alert_method_name(rules),
         .week = s->week[last],
         .status = status,
         .observed = s->waiting[last],
@@ -208,7 +251,7 @@ static int fire(PGconn *conn, const alert_rules *rules, const alert_series *s, c
                 size_t errlen)
 {
     size_t last = s->n - 1;
-    const char *method = jtm_ears_method_name(rules->ears.method);
+    const char *method = alert_method_name(rules);
     char obs[40], ub[40], key[33];
     fmt_double(obs, sizeof obs, s->waiting[last]);
     fmt_double(ub, sizeof ub, upper[last]);
@@ -257,7 +300,7 @@ static int resolve(PGconn *conn, const alert_rules *rules, const firing *f, cons
                    const double *upper, char *errstr, size_t errlen)
 {
     size_t last = s->n - 1;
-    const char *method = jtm_ears_method_name(rules->ears.method);
+    const char *method = alert_method_name(rules);
     char obs[40], ub[40], key[33];
     fmt_double(obs, sizeof obs, s->waiting[last]);
     fmt_double(ub, sizeof ub, upper[last]);
@@ -307,7 +350,7 @@ int alert_evaluate(PGconn *conn, const alert_rules *rules, alert_eval_stats *st,
     int rc = alert_series_load(conn, history, &set, errstr, errlen);
     if (rc != 0)
         return rc;
-    const char *method = jtm_ears_method_name(rules->ears.method);
+    const char *method = alert_method_name(rules);
     if (load_firing(conn, method, &firing_now, errstr, errlen) != 0) {
         rc = -1;
         goto out;

@@ -21,3 +21,7 @@ ALTER TABLE ops.alert DROP CONSTRAINT alert_status_check;
 ALTER TABLE ops.alert ADD CONSTRAINT alert_status_check CHECK (status IN ('firing', 'resolved', 'silenced'));
 COMMENT ON COLUMN ops.alert.status IS
     'firing or resolved; silenced: the week alarmed while a silence held (nothing was sent).';
+
+-- The quasi-Poisson detector (alert.method = farrington) stores its name as the method.
+ALTER TABLE ops.alert DROP CONSTRAINT alert_method_check;
+ALTER TABLE ops.alert ADD CONSTRAINT alert_method_check CHECK (method IN ('C1', 'C2', 'C3', 'farrington'));
