@@ -30,11 +30,10 @@ static void detect_usage(FILE *out)
             "farrington (farringtonFlexible's control list; options override the preset):\n"
             "  --preset P      farrington (R's defaults) or noufaily (noPeriods 10, pastWeeksNotIncluded 26,\n"
             "                  weightsThreshold 2.58, pThresholdTrend 1, thresholdMethod nbPlugin)\n");
-    size_t n;
-    const jtm_farrington_option *o = jtm_farrington_options(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(o[i].cli, "alpha") != 0)
-            fprintf(out, "  --%-24s %s\n", o[i].cli, o[i].help);
+    const jtm_farrington_option *o;
+    for (size_t i = 0; (o = jtm_farrington_option_at(i)) != NULL; i++)
+        if (strcmp(o->cli, "alpha") != 0)
+            fprintf(out, "  --%-24s %s\n", o->cli, o->help);
 }
 
 static int parse_double(const char *s, double *out)
@@ -112,15 +111,14 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
                                          {"preset", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'}};
     const size_t nbase = sizeof base / sizeof base[0];
-    size_t nf;
-    const jtm_farrington_option *fo = jtm_farrington_options(&nf);
+    const jtm_farrington_option *fo;
     struct option longopts[sizeof base / sizeof base[0] + 32 + 1];
     size_t nl = 0;
     for (size_t i = 0; i < nbase; i++)
         longopts[nl++] = base[i];
-    for (size_t i = 0; i < nf && nl < sizeof longopts / sizeof longopts[0] - 1; i++)
-        if (strcmp(fo[i].cli, "alpha") != 0)
-            longopts[nl++] = (struct option){fo[i].cli, required_argument, NULL, OPT_FARRINGTON + (int)i};
+    for (size_t i = 0; (fo = jtm_farrington_option_at(i)) != NULL && nl < sizeof longopts / sizeof longopts[0] - 1; i++)
+        if (strcmp(fo->cli, "alpha") != 0)
+            longopts[nl++] = (struct option){fo->cli, required_argument, NULL, OPT_FARRINGTON + (int)i};
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
     jtm_ears_params p = {.method = JTM_EARS_C1};
@@ -138,7 +136,7 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
                 fprintf(err, "jtm-alert detect: too many options\n");
                 return JTM_EXIT_USAGE;
             }
-            fs.name[fs.n] = fo[c - OPT_FARRINGTON].cli;
+            fs.name[fs.n] = jtm_farrington_option_at((size_t)(c - OPT_FARRINGTON))->cli;
             fs.value[fs.n++] = optarg;
             continue;
         }

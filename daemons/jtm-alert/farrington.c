@@ -81,14 +81,7 @@ static const opt_def OPTS[] = {
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
-const jtm_farrington_option *jtm_farrington_options(size_t *n)
-{
-    static jtm_farrington_option out[NOPTS];
-    for (size_t i = 0; i < NOPTS; i++)
-        out[i] = OPTS[i].o;
-    *n = NOPTS;
-    return out;
-}
+const jtm_farrington_option *jtm_farrington_option_at(size_t i) { return i < NOPTS ? &OPTS[i].o : NULL; }
 
 static int text_double(const char *s, double *out)
 {

@@ -67,8 +67,8 @@ typedef struct jtm_farrington_option {
     const char *help;
 } jtm_farrington_option;
 
-/* The table of settable parameters (n entries). */
-const jtm_farrington_option *jtm_farrington_options(size_t *n);
+/* Entry i of the table of settable parameters, NULL past its end. */
+const jtm_farrington_option *jtm_farrington_option_at(size_t i);
 
 /* Sets the parameter whose cli or R name is `name` from its text value (numbers; TRUE/FALSE or
  * 1/0 for flags; "5,4" for limit54; "2/3", "1/2", "none"; "delta", "nbPlugin", "muan").
