@@ -4,17 +4,19 @@
 # waiting-list spike in Dordrecht (GM0505), ambulant care (45), three jtm-ingest daemons, the
 # linker, the alerter with a local webhook receiver, and the HTML report. Re-running starts the
 # warehouse afresh. PostgreSQL stays up at the end so you can query it (ops/pg.sh psql).
-#   ops/demo.sh [--children N] [--seed N]
+#   ops/demo.sh [--children N] [--seed N] [--no-spike]
+# --no-spike leaves the planted spike out (a region to measure false alarms on: jtm-alert backtest).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-CHILDREN=20000 SEED=1
+CHILDREN=20000 SEED=1 SPIKE=1
 while [ $# -gt 0 ]; do
   case $1 in
     --children) CHILDREN=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "usage: ops/demo.sh [--children N] [--seed N]" >&2; exit 2 ;;
+    --no-spike) SPIKE=0; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "usage: ops/demo.sh [--children N] [--seed N] [--no-spike]" >&2; exit 2 ;;
   esac
 done
 
@@ -73,8 +75,6 @@ PIDS+=($!)
 cat >"$STATE/alert.conf" <<CONF
 pg.conninfo = $JTM_PG_CONNINFO
 schedule.seconds = 60
-alert.method = C2
-alert.min_count = 5
 deliver.backoff_initial_ms = 500
 metrics.listen = 127.0.0.1:9468
 route.default.url = http://127.0.0.1:$HOOK_PORT/default
@@ -86,9 +86,11 @@ CONF
 # --- The synthetic region: three years up to this week, a spike three weeks ago.
 START=$(date -u -d "$(date -u +%Y-%m-%d) -3 years +1 day" +%Y-%m-%d)
 SPIKE_WEEK=$(date -u -d "-3 weeks" +%G-W%V)
-jtm_log "generating $CHILDREN children from $START, spike GM0505:45:$SPIKE_WEEK"
+SPIKE_ARGS=()
+[ "$SPIKE" = 1 ] && SPIKE_ARGS=(--spike "GM0505:45:$SPIKE_WEEK:4")
+jtm_log "generating $CHILDREN children from $START, spike ${SPIKE_ARGS[*]:-none}"
 "$BIN/jtm-synth" --seed "$SEED" --children "$CHILDREN" --start "$START" --years 3 \
-  --spike "GM0505:45:$SPIKE_WEEK:4" --dirty 0.001 --kafka "$BOOT" --stats 2>"$STATE/synth.log"
+  "${SPIKE_ARGS[@]}" --dirty 0.001 --kafka "$BOOT" --stats 2>"$STATE/synth.log"
 RAW=$(grep -o '^events=[0-9]*' "$STATE/synth.log" | cut -d= -f2)
 jtm_log "synth produced $RAW raw events"
 

@@ -27,13 +27,15 @@ static void setup(fixture *fx, const int *script, int nscript, int hold_ms, cons
     fx->conninfo = it_alert_db(&fx->db);
     fx->dir = jtm_test_tmpdir();
     fx->rx = rx_start(script, nscript, hold_ms);
-    fx->secret = it_secret(fx->dir, "default", "delivery-test-secret");
+    fx->secret = it_secret(fx->dir, "default", "delivery-test-secret-of-32-bytes-or-more");
     for (int i = 0; i < ng; i++)
         it_weeks(fx->db, gemeenten[i], "45", 0, SPIKE, 21);
     char *cfg = NULL;
     cr_assert(asprintf(&fx->cfg, "%s/jtm-alert.conf", fx->dir) > 0);
     cr_assert(asprintf(&cfg,
                        "alert.method = C1\n"
+                       "alert.baseline = 7\n"
+                       "alert.min_sigma = 0\n"
                        "schedule.seconds = 3600\n"
                        "deliver.backoff_initial_ms = 300\n"
                        "deliver.backoff_max_ms = 2000\n"

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "deliver.h"
+#include "mail.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -157,26 +158,24 @@ static int drain_notifies(PGconn *conn)
 int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const char *conninfo)
 {
     char err[1024], q[1100];
-    alert_rules rules = {.min_count = (double)cfg->min_count,
-                         .history_weeks = (long)cfg->history_weeks,
-                         .series_weeks = (long)cfg->series_weeks};
-    if (jtm_ears_method_parse(cfg->method, &rules.ears.method) != 0) {
-        log_error("config_invalid", "key=alert.method reason=\"must be C1, C2 or C3\"");
-        return JTM_EXIT_CONFIG;
-    }
-    rules.ears.alpha = cfg->alpha;
-    rules.ears.baseline = (int)cfg->baseline;
-    rules.ears.min_sigma = cfg->min_sigma;
-    if (jtm_ears_params_resolve(&rules.ears, err, sizeof err) != 0) {
+    alert_rules rules;
+    if (alert_rules_init(&rules, cfg, err, sizeof err) != 0) {
         log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
         return JTM_EXIT_CONFIG;
     }
+    rules.routes = routes;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("curl_init_failed", NULL);
         return JTM_EXIT_SOFTWARE;
     }
     int exit_code = JTM_EXIT_OK;
     alert_sender *sender = NULL;
+    alert_mailer *mailer = alert_mailer_new(cfg, routes, err, sizeof err);
+    if (!mailer && *err) {
+        log_error("config_invalid", "reason=%s", jtm_log_quote(q, sizeof q, err));
+        curl_global_cleanup();
+        return JTM_EXIT_CONFIG;
+    }
     PGconn *conn = NULL;
     alert_mx mx;
     memset(&mx, 0, sizeof mx);
@@ -240,12 +239,14 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
         goto out;
     }
     alert_sender_set_metrics(sender, &mx.d);
+    alert_mailer_set_metrics(mailer, &mx.d);
     mx_pg(&mx, 1);
     jtm_gauge_set(mx.leader_g, 1);
-    log_info("started", "method=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld routes=%zu "
-                        "interrupted_attempts=%ld",
-             jtm_ears_method_name(rules.ears.method), rules.ears.alpha, rules.ears.baseline, rules.ears.min_sigma,
-             cfg->min_count, cfg->schedule_seconds, routes->count, recovered);
+    log_info("started", "method=%s farrington=%s alpha=%g baseline=%d min_sigma=%g min_count=%lld schedule_s=%lld "
+                        "routes=%zu email=%s interrupted_attempts=%ld",
+             alert_method_name(&rules), rules.farrington ? cfg->farrington : "-", rules.ears.alpha,
+             rules.ears.baseline, rules.ears.min_sigma, cfg->min_count, cfg->schedule_seconds, routes->count,
+             mailer ? "on" : "off", recovered);
     jtm_service_ready("evaluating");
 
     int need_eval = 1, view_missing_logged = 0;
@@ -310,18 +311,21 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
                 jtm_counter_add(mx.resolved, (uint64_t)st.resolved);
                 jtm_gauge_set(mx.series_g, (double)st.series);
                 jtm_gauge_set(mx.last_eval_g, (double)time(NULL));
-                log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld", st.series, st.monitored,
-                         st.fired, st.resolved);
+                log_info("evaluated", "series=%ld monitored=%ld fired=%ld resolved=%ld silenced=%ld", st.series,
+                         st.monitored, st.fired, st.resolved, st.silenced);
             }
         }
         long sent = 0;
         if (now_ms() >= next_deliver && !jtm_pg_is_broken(conn)) {
-            if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0) {
+            long mailed = 0;
+            if (alert_deliver_due(conn, sender, &sent, err, sizeof err) != 0 ||
+                (mailer && alert_mail_due(conn, mailer, &mailed, err, sizeof err) != 0)) {
                 log_error("deliver_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
                 next_deliver = now_ms() + jtm_backoff_next(&deliver_backoff);
             } else {
                 jtm_backoff_reset(&deliver_backoff);
             }
+            sent += mailed;
         }
         if (!jtm_run)
             break;
@@ -354,6 +358,7 @@ int alert_daemon_run(const alert_config *cfg, const alert_routes *routes, const 
 out:
     jtm_metrics_http_stop(http);
     alert_sender_free(sender);
+    alert_mailer_free(mailer);
     if (conn)
         PQfinish(conn);
     jtm_metrics_free(mx.m);

@@ -84,11 +84,7 @@ long alert_backoff_ms(long initial_ms, long max_ms, long attempt, unsigned long 
     return half + (long)(xorshift(rnd) % (unsigned long long)(d - half + 1));
 }
 
-/* A pending notice that may go out (when due): a resolved notice waits for its firing notice. The
- * next-due time uses the same condition, or a waiting resolved notice would make the loop spin. */
-#define SENDABLE                                                                                       \
-    "d.status = 'pending' AND NOT (d.kind = 'resolved' AND EXISTS (SELECT 1 FROM ops.alert_delivery f" \
-    " WHERE f.alert_id = d.alert_id AND f.kind = 'firing' AND f.status = 'pending'))"
+#define SENDABLE ALERT_SENDABLE("d")
 
 long alert_deliver_recover(PGconn *conn, char *errstr, size_t errlen)
 {
@@ -130,17 +126,22 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 static long post(alert_sender *s, const alert_route *rt, const char *key, const char *body, char *errbuf,
                  size_t errlen)
 {
-    char sig[72], sighdr[96], keyhdr[96];
-    if (alert_signature(rt->secret, rt->secret_len, body, strlen(body), sig) != 0) {
+    /* Standard Webhooks headers: the id is the notice's idempotency key (the same on every retry, so
+     * the receiver can drop repeats); the timestamp and signature are made anew for each attempt. */
+    char sig[ALERT_SIGNATURE_LEN], sighdr[96], idhdr[96], tshdr[64];
+    long long now = (long long)time(NULL);
+    if (alert_webhook_signature(rt->secret, rt->secret_len, key, now, body, strlen(body), sig) != 0) {
         snprintf(errbuf, errlen, "cannot compute the signature");
         return 0;
     }
-    snprintf(sighdr, sizeof sighdr, "X-JTM-Signature: %s", sig);
-    snprintf(keyhdr, sizeof keyhdr, "X-JTM-Idempotency-Key: %s", key);
+    snprintf(idhdr, sizeof idhdr, "webhook-id: %s", key);
+    snprintf(tshdr, sizeof tshdr, "webhook-timestamp: %lld", now);
+    snprintf(sighdr, sizeof sighdr, "webhook-signature: %s", sig);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, idhdr);
+    h = curl_slist_append(h, tshdr);
     h = curl_slist_append(h, sighdr);
-    h = curl_slist_append(h, keyhdr);
     h = curl_slist_append(h, "Expect:");
     h = curl_slist_append(h, "User-Agent: jtm-alert/" JTM_VERSION);
     char cerr[CURL_ERROR_SIZE] = "";
@@ -172,9 +173,7 @@ static long post(alert_sender *s, const alert_route *rt, const char *key, const 
     return status;
 }
 
-/* Counts attempt n and records it as in flight, before the request. Returns the attempt row id
- * (malloc'd text), NULL with errstr on error. */
-static char *begin_attempt(PGconn *conn, const char *delivery_id, char *errstr, size_t errlen)
+char *alert_attempt_begin(PGconn *conn, const char *delivery_id, char *errstr, size_t errlen)
 {
     const char *params[1] = {delivery_id};
     PGresult *res = PQexecParams(conn,
@@ -196,8 +195,7 @@ static char *begin_attempt(PGconn *conn, const char *delivery_id, char *errstr, 
     return id;
 }
 
-/* Completes the attempt and moves the delivery on, in one statement (one transaction). */
-static int finish_attempt(PGconn *conn, const char *attempt_id, const char *delivery_id, long http_status,
+int alert_attempt_finish(PGconn *conn, const char *attempt_id, const char *delivery_id, long http_status,
                           const char *error, const char *outcome, const char *delivery_status, long delay_ms,
                           char *errstr, size_t errlen)
 {
@@ -224,19 +222,34 @@ static int finish_attempt(PGconn *conn, const char *attempt_id, const char *deli
     return 0;
 }
 
+void alert_attempt_outcome(const alert_config *cfg, int ok, int retryable, long attempt, unsigned long long *rnd,
+                           const char **outcome, const char **delivery_status, long *delay_ms)
+{
+    *delay_ms = 0;
+    if (ok) {
+        *outcome = *delivery_status = "delivered";
+    } else if (retryable && attempt < cfg->max_attempts) {
+        *outcome = "retry";
+        *delivery_status = "pending";
+        *delay_ms = alert_backoff_ms((long)cfg->backoff_initial_ms, (long)cfg->backoff_max_ms, attempt, rnd);
+    } else {
+        *outcome = *delivery_status = "failed";
+    }
+}
+
 /* Sends one notice and records the outcome. Returns 0, or -1 on a PostgreSQL error. */
 static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char *gemeente, const char *kind,
                        const char *key, const char *body, long attempts_before, char *errstr, size_t errlen)
 {
-    const alert_route *rt = alert_routes_find(s->routes, gemeente);
-    char *attempt_id = begin_attempt(conn, id, errstr, errlen);
+    const alert_route *rt = alert_routes_find_webhook(s->routes, gemeente);
+    char *attempt_id = alert_attempt_begin(conn, id, errstr, errlen);
     if (!attempt_id)
         return -1;
     long attempt = attempts_before + 1;
     if (!rt) {
         log_error("delivery_failed", "delivery_id=%s gemeente=%s kind=%s reason=no_route", id, gemeente, kind);
         jtm_counter_add(s->m.failed, 1);
-        int r = finish_attempt(conn, attempt_id, id, 0, "no route for this municipality and no route.default",
+        int r = alert_attempt_finish(conn, attempt_id, id, 0, "no route for this municipality and no route.default",
                                "failed", "failed", 0, errstr, errlen);
         free(attempt_id);
         return r;
@@ -248,15 +261,8 @@ static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char
     const char *outcome, *dstatus;
     long delay = 0;
     int retryable = status == 0 || status >= 500 || status == 408 || status == 429;
-    if (status >= 200 && status < 300) {
-        outcome = dstatus = "delivered";
-    } else if (retryable && attempt < s->cfg->max_attempts) {
-        outcome = "retry";
-        dstatus = "pending";
-        delay = alert_backoff_ms((long)s->cfg->backoff_initial_ms, (long)s->cfg->backoff_max_ms, attempt, &s->rnd);
-    } else {
-        outcome = dstatus = "failed";
-    }
+    alert_attempt_outcome(s->cfg, status >= 200 && status < 300, retryable, attempt, &s->rnd, &outcome, &dstatus,
+                          &delay);
     jtm_counter_add(strcmp(outcome, "delivered") == 0 ? s->m.delivered
                     : strcmp(outcome, "retry") == 0     ? s->m.retried
                                                         : s->m.failed,
@@ -271,7 +277,7 @@ static int deliver_one(PGconn *conn, alert_sender *s, const char *id, const char
     jtm_log(strcmp(outcome, "delivered") == 0 ? JTM_LOG_INFO : strcmp(outcome, "retry") == 0 ? JTM_LOG_WARN : JTM_LOG_ERROR,
             "delivery_attempt", "delivery_id=%s gemeente=%s kind=%s route=%s attempt=%ld http_status=%ld outcome=%s retry_in_ms=%ld%s",
             id, gemeente, kind, rt->name, attempt, status, outcome, delay, q);
-    int r = finish_attempt(conn, attempt_id, id, status, err, outcome, dstatus, delay, errstr, errlen);
+    int r = alert_attempt_finish(conn, attempt_id, id, status, err, outcome, dstatus, delay, errstr, errlen);
     free(attempt_id);
     return r;
 }
@@ -282,7 +288,7 @@ int alert_deliver_due(PGconn *conn, alert_sender *s, long *sent, char *errstr, s
     PGresult *res = PQexec(conn,
                            "SELECT d.id::text, d.gemeente, d.kind, d.idempotency_key, d.body, d.attempts"
                            " FROM ops.alert_delivery d"
-                           " WHERE " SENDABLE " AND d.next_attempt_at <= clock_timestamp()"
+                           " WHERE " SENDABLE " AND d.channel = 'webhook' AND d.next_attempt_at <= clock_timestamp()"
                            " ORDER BY d.next_attempt_at, d.id LIMIT 100");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         jtm_pg_result_error(conn, res, errstr, errlen);

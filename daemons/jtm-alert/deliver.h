@@ -12,6 +12,14 @@
 #include "conf.h"
 #include "metrics.h"
 
+/* A pending delivery (alias d) that may go out when due: a resolved notice waits while the firing
+ * notice of its episode is pending on the same channel. The next-due time uses the same condition,
+ * or a waiting resolved notice would make the loop spin. */
+#define ALERT_SENDABLE(d)                                                                                \
+    d ".status = 'pending' AND NOT (" d ".kind = 'resolved' AND EXISTS (SELECT 1 FROM ops.alert_delivery f" \
+    " WHERE f.alert_id = " d ".alert_id AND f.channel = " d ".channel AND f.kind = 'firing'"               \
+    " AND f.status = 'pending'))"
+
 typedef struct alert_sender alert_sender;
 
 /* What the sender counts (any member may be NULL): attempts by outcome and their duration. */
@@ -36,6 +44,19 @@ int alert_deliver_due(PGconn *conn, alert_sender *s, long *sent, char *errstr, s
 
 /* Milliseconds until the next pending notice is due (0 when one is due now), -1 when none. */
 long alert_deliver_next_due_ms(PGconn *conn, char *errstr, size_t errlen);
+
+/* The attempt record every channel keeps (ops.alert_attempt): begin counts attempt n of the
+ * delivery and records it as in flight before anything is sent, returning the attempt row id
+ * (malloc'd text) or NULL with errstr; finish completes it and moves the delivery on (status,
+ * next attempt time, last error) in one statement. */
+char *alert_attempt_begin(PGconn *conn, const char *delivery_id, char *errstr, size_t errlen);
+int alert_attempt_finish(PGconn *conn, const char *attempt_id, const char *delivery_id, long http_status,
+                         const char *error, const char *outcome, const char *delivery_status, long delay_ms,
+                         char *errstr, size_t errlen);
+/* The retry policy of every channel: ok -> delivered; a retryable failure before max_attempts ->
+ * retry (pending, after a backoff); else failed. */
+void alert_attempt_outcome(const alert_config *cfg, int ok, int retryable, long attempt, unsigned long long *rnd,
+                           const char **outcome, const char **delivery_status, long *delay_ms);
 
 /* The retry delay after attempt number attempt (1-based): initial * 2^(attempt-1), capped at max,
  * then a uniform draw from [d/2, d] (jitter). rnd is the caller's random state. */

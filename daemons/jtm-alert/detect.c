@@ -5,20 +5,35 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "ears.h"
+#include "farrington.h"
+
+_Static_assert(JTM_EARS_ALARM == JTM_FARRINGTON_ALARM && JTM_EARS_NO_ALARM == JTM_FARRINGTON_NO_ALARM,
+               "detect prints both detectors' alarms alike");
 
 static void detect_usage(FILE *out)
 {
     fprintf(out,
             "usage: jtm-alert detect --method C1|C2|C3 [--alpha A] [--baseline B] [--min-sigma S] < series.csv\n"
+            "       jtm-alert detect --method farrington [--preset farrington|noufaily] [--b N] [--w N] ... < series.csv\n"
             "Reads t,count lines (optional header) and prints t,count,upperbound,alarm for each\n"
-            "monitored point, as surveillance::earsC does.\n"
-            "  --method M      C1, C2 or C3 (default C1)\n"
-            "  --alpha A       1 - alpha normal quantile (default 0.001 for C1/C2, 0.025 for C3, as earsC)\n"
+            "monitored point, as surveillance::earsC or surveillance::farringtonFlexible does.\n"
+            "  --method M      C1, C2, C3 (default C1) or farrington (weekly counts, needs 52 b + w + 1 weeks)\n"
+            "  --alpha A       upper bound at the 1 - alpha quantile (EARS: 0.001 for C1/C2, 0.025 for C3;\n"
+            "                  farrington: 0.05)\n"
+            "EARS:\n"
             "  --baseline B    reference points, >= 3 (default 7)\n"
-            "  --min-sigma S   floor of the standard deviation (default 0)\n");
+            "  --min-sigma S   floor of the standard deviation (default 0)\n"
+            "farrington (farringtonFlexible's control list; options override the preset):\n"
+            "  --preset P      farrington (R's defaults) or noufaily (noPeriods 10, pastWeeksNotIncluded 26,\n"
+            "                  weightsThreshold 2.58, pThresholdTrend 1, thresholdMethod nbPlugin)\n");
+    const jtm_farrington_option *o;
+    for (size_t i = 0; (o = jtm_farrington_option_at(i)) != NULL; i++)
+        if (strcmp(o->cli, "alpha") != 0)
+            fprintf(out, "  --%-24s %s\n", o->cli, o->help);
 }
 
 static int parse_double(const char *s, double *out)
@@ -77,23 +92,59 @@ static int series_buf_push(series_buf *s, const char *label, double v)
     return 0;
 }
 
+/* The farrington options seen on the command line, applied after the preset. */
+#define DETECT_MAX_SETTINGS 64
+typedef struct farrington_settings {
+    const char *name[DETECT_MAX_SETTINGS], *value[DETECT_MAX_SETTINGS];
+    size_t n;
+    const char *preset;
+} farrington_settings;
+
+#define OPT_FARRINGTON 256
+
 int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
-    static const struct option longopts[] = {{"method", required_argument, NULL, 'm'},
-                                             {"alpha", required_argument, NULL, 'a'},
-                                             {"baseline", required_argument, NULL, 'b'},
-                                             {"min-sigma", required_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option base[] = {{"method", required_argument, NULL, 'm'},
+                                         {"alpha", required_argument, NULL, 'a'},
+                                         {"baseline", required_argument, NULL, 'b'},
+                                         {"min-sigma", required_argument, NULL, 's'},
+                                         {"preset", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'}};
+    const size_t nbase = sizeof base / sizeof base[0];
+    const jtm_farrington_option *fo;
+    struct option longopts[sizeof base / sizeof base[0] + 32 + 1];
+    size_t nl = 0;
+    for (size_t i = 0; i < nbase; i++)
+        longopts[nl++] = base[i];
+    for (size_t i = 0; (fo = jtm_farrington_option_at(i)) != NULL && nl < sizeof longopts / sizeof longopts[0] - 1; i++)
+        if (strcmp(fo->cli, "alpha") != 0)
+            longopts[nl++] = (struct option){fo->cli, required_argument, NULL, OPT_FARRINGTON + (int)i};
+    longopts[nl] = (struct option){NULL, 0, NULL, 0};
+
     jtm_ears_params p = {.method = JTM_EARS_C1};
+    jtm_farrington_params fp;
+    jtm_farrington_defaults(&fp);
+    farrington_settings fs = {.n = 0};
+    int farrington = 0, ears_only = 0;
     int c, rc = JTM_EXIT_OK;
     double v;
+    char msg[256];
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:a:b:s:h", longopts, NULL)) != -1) {
+        if (c >= OPT_FARRINGTON) {
+            if (fs.n == DETECT_MAX_SETTINGS) {
+                fprintf(err, "jtm-alert detect: too many options\n");
+                return JTM_EXIT_USAGE;
+            }
+            fs.name[fs.n] = jtm_farrington_option_at((size_t)(c - OPT_FARRINGTON))->cli;
+            fs.value[fs.n++] = optarg;
+            continue;
+        }
         switch (c) {
         case 'm':
-            if (jtm_ears_method_parse(optarg, &p.method) != 0) {
-                fprintf(err, "jtm-alert detect: --method must be C1, C2 or C3\n");
+            farrington = strcasecmp(optarg, "farrington") == 0;
+            if (!farrington && jtm_ears_method_parse(optarg, &p.method) != 0) {
+                fprintf(err, "jtm-alert detect: --method must be C1, C2, C3 or farrington\n");
                 return JTM_EXIT_USAGE;
             }
             break;
@@ -103,6 +154,7 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
                 return JTM_EXIT_USAGE;
             }
             p.alpha = v;
+            fp.alpha = v;
             break;
         case 'b':
             if (parse_double(optarg, &v) != 0 || v < 3 || v > 10000 || v != floor(v)) {
@@ -110,6 +162,7 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
                 return JTM_EXIT_USAGE;
             }
             p.baseline = (int)v;
+            ears_only = 1;
             break;
         case 's':
             if (parse_double(optarg, &v) != 0 || !(v >= 0) || isinf(v)) {
@@ -117,7 +170,9 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
                 return JTM_EXIT_USAGE;
             }
             p.min_sigma = v;
+            ears_only = 1;
             break;
+        case 'p': fs.preset = optarg; break;
         case 'h': detect_usage(out); return JTM_EXIT_OK;
         default: fprintf(err, "jtm-alert detect: try --help\n"); return JTM_EXIT_USAGE;
         }
@@ -126,8 +181,29 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         fprintf(err, "jtm-alert detect: unexpected argument %s\n", argv[optind]);
         return JTM_EXIT_USAGE;
     }
-    char msg[256];
-    if (jtm_ears_params_resolve(&p, msg, sizeof msg) != 0) {
+    if (farrington ? ears_only : (fs.n > 0 || fs.preset != NULL)) {
+        fprintf(err, "jtm-alert detect: %s\n",
+                farrington ? "--baseline and --min-sigma are for the EARS methods"
+                           : "--preset and the farrington options need --method farrington");
+        return JTM_EXIT_USAGE;
+    }
+    if (farrington) {
+        double alpha = fp.alpha;
+        if (fs.preset && jtm_farrington_preset(&fp, fs.preset, msg, sizeof msg) != 0) {
+            fprintf(err, "jtm-alert detect: --%s\n", msg);
+            return JTM_EXIT_USAGE;
+        }
+        fp.alpha = alpha;
+        for (size_t i = 0; i < fs.n; i++)
+            if (jtm_farrington_set(&fp, fs.name[i], fs.value[i], msg, sizeof msg) != 0) {
+                fprintf(err, "jtm-alert detect: --%s\n", msg);
+                return JTM_EXIT_USAGE;
+            }
+        if (jtm_farrington_check(&fp, msg, sizeof msg) != 0) {
+            fprintf(err, "jtm-alert detect: %s\n", msg);
+            return JTM_EXIT_USAGE;
+        }
+    } else if (jtm_ears_params_resolve(&p, msg, sizeof msg) != 0) {
         fprintf(err, "jtm-alert detect: %s\n", msg);
         return JTM_EXIT_USAGE;
     }
@@ -170,13 +246,15 @@ int jtm_alert_detect_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         rc = JTM_EXIT_SOFTWARE;
         goto out;
     }
-    if (jtm_ears_run(&p, s.x, s.n, upper, alarm, msg, sizeof msg) < 0) {
+    long judged = farrington ? jtm_farrington_run(&fp, s.x, s.n, upper, alarm, msg, sizeof msg)
+                             : jtm_ears_run(&p, s.x, s.n, upper, alarm, msg, sizeof msg);
+    if (judged < 0) {
         fprintf(err, "jtm-alert detect: %s\n", msg);
-        rc = JTM_EXIT_SOFTWARE;
+        rc = farrington ? JTM_EXIT_DATAERR : JTM_EXIT_SOFTWARE;
         goto out;
     }
     fprintf(out, "t,count,upperbound,alarm\n");
-    for (size_t i = jtm_ears_first(&p); i < s.n; i++) {
+    for (size_t i = farrington ? jtm_farrington_first(&fp) : jtm_ears_first(&p); i < s.n; i++) {
         char ub[40];
         if (isnan(upper[i]))
             snprintf(ub, sizeof ub, "NaN");

@@ -1,23 +1,29 @@
 /* jtm-alert: waiting-list spike alerts to municipalities (design.md, Alerts; docs/alerts.md).
  *   jtm-alert -c FILE [-X key=value ...]    the service
- *   jtm-alert detect --method C1 ... < csv  the detector on a CSV series (backtesting) */
+ *   jtm-alert detect --method C1 ... < csv  the detector on a CSV series
+ *   jtm-alert backtest [-c FILE] ...         the configuration replayed over the warehouse's history
+ *   jtm-alert silence GMxxxx CAT --until D  mute a series (and --list, --lift ID) */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backtest.h"
 #include "conf.h"
 #include "config.h"
 #include "daemon.h"
 #include "detect.h"
 #include "log.h"
 #include "signals.h"
+#include "silence.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: jtm-alert [-c FILE] [-X key=value ...]\n"
             "       jtm-alert detect --method C1|C2|C3 [--alpha A] [--baseline B] [--min-sigma S] < series.csv\n"
+            "       jtm-alert backtest [-c FILE] [-X key=value ...] [--spikes 25,50,100] [--trials N] (--help)\n"
+            "       jtm-alert silence [-c FILE] GMxxxx CATEGORY|all --until YYYY-MM-DD --reason TEXT | --list | --lift ID\n"
             "Watches monitor.waiting_list_weekly (on start, on NOTIFY and on a schedule), runs the EARS\n"
             "detector per (gemeente, category) and sends signed webhooks to each municipality.\n"
             "  -c, --config FILE   config file (key = value lines)\n"
@@ -28,6 +34,8 @@ static void usage(FILE *out)
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.url", "string", "", "webhook URL of a municipality");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.secret_file", "string", "",
             "file with its HMAC secret (mode 600)");
+    fprintf(out, "  %-26s %-7s %-28s %s\n", "route.<GMxxxx>.email", "string", "",
+            "e-mail addresses of a municipality, comma-separated (needs smtp.url and smtp.from)");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.url", "string", "", "webhook for municipalities without a route");
     fprintf(out, "  %-26s %-7s %-28s %s\n", "route.default.secret_file", "string", "", "its secret file");
 }
@@ -36,6 +44,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "detect") == 0)
         return jtm_alert_detect_main(argc - 1, argv + 1, stdin, stdout, stderr);
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return jtm_alert_backtest_main(argc - 1, argv + 1, stdout, stderr);
+    if (argc > 1 && strcmp(argv[1], "silence") == 0)
+        return jtm_alert_silence_main(argc - 1, argv + 1, stdout, stderr);
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
@@ -79,7 +91,7 @@ int main(int argc, char **argv)
                         "(and route.<GMxxxx>.* per municipality)\n");
         goto out;
     }
-    if (alert_routes_load_secrets(&routes, err, sizeof err) != 0) {
+    if (alert_routes_load_secrets(&routes, cfg.allow_http, err, sizeof err) != 0) {
         fprintf(stderr, "jtm-alert: %s\n", err);
         goto out;
     }

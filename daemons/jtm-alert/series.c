@@ -6,14 +6,16 @@
 
 #include "pg.h"
 
-/* Latest history_weeks weeks per series; the view fills empty weeks with 0, so the rows of one
- * series are consecutive weeks. */
+/* Latest history_weeks complete weeks per series; the view fills empty weeks with 0, so the rows of
+ * one series are consecutive weeks. The current week is left out until its Sunday has passed: its
+ * count is a part-week figure, and judging it fired on weeks that were not over. */
 static const char *const SERIES_SQL =
     "SELECT gemeente, category, week_start::text, waiting FROM ("
     " SELECT gemeente, category, week_start, waiting,"
     "  row_number() OVER (PARTITION BY gemeente, category ORDER BY week_start DESC) AS rn"
     " FROM monitor.waiting_list_weekly"
-    " WHERE gemeente IS NOT NULL AND category IS NOT NULL AND week_start IS NOT NULL) s"
+    " WHERE gemeente IS NOT NULL AND category IS NOT NULL AND week_start IS NOT NULL"
+    "  AND week_start + 7 <= current_date) s"
     " WHERE rn <= $1 ORDER BY gemeente, category, week_start";
 
 void alert_series_set_free(alert_series_set *s)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labels.h"
+
 /* Indexed by jtm_msg, [nl, en]; designated initialisers keep rows and enum in step and a gap
  * shows up as NULL (tests/test_report_svg.c checks that none is left). */
 static const char *const messages[M__COUNT][2] = {
@@ -163,35 +165,9 @@ const char *jtm_i18n_int(jtm_lang lang, jtm_msg msg, int v, char *out, size_t ou
     return out;
 }
 
-static const struct {
-    const char *code, *nl, *en;
-} categories[] = {
-    {"40", "40 persoonlijke verzorging", "40 personal care"},
-    {"41", "41 dagbehandeling", "41 day treatment"},
-    {"42", "42 vervoer", "42 transport"},
-    {"43", "43 verblijf incl. behandeling", "43 residential incl. treatment"},
-    {"44", "44 verblijf excl. behandeling", "44 residential excl. treatment"},
-    {"45", "45 ambulant", "45 ambulant"},
-    {"46", "46 crisis", "46 crisis"},
-    {"47", "47 jeugdreclassering", "47 youth probation"},
-    {"48", "48 jeugdbescherming", "48 child protection"},
-    {"49", "49 preventief justitieel", "49 preventive justice"},
-    {"50", "50 maatwerk", "50 tailored arrangements"},
-    {"51", "51 basis-GGZ", "51 basic mental health"},
-    {"52", "52 specialistische GGZ", "52 specialist mental health"},
-    {"53", "53 kindergeneeskunde", "53 paediatrics"},
-    {"54", "54 jeugd-GGZ", "54 youth mental health"},
-    {"55", "55 landelijk ingekocht", "55 nationally purchased"},
-};
-
 const char *jtm_i18n_category(jtm_lang lang, const char *code)
 {
-    if (!code)
-        return "";
-    for (size_t i = 0; i < sizeof categories / sizeof categories[0]; i++)
-        if (strcmp(categories[i].code, code) == 0)
-            return lang == JTM_LANG_EN ? categories[i].en : categories[i].nl;
-    return code;
+    return jtm_label_category(lang == JTM_LANG_EN ? JTM_LABEL_EN : JTM_LABEL_NL, code);
 }
 
 static const struct {

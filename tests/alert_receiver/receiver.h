@@ -34,8 +34,9 @@
 
 typedef struct rx_request {
     char path[64];
-    char key[80];
-    char sig[100];
+    char key[80];  /* webhook-id */
+    char ts[32];   /* webhook-timestamp */
+    char sig[100]; /* webhook-signature */
     char ctype[64];
     char *body;
     int status;    /* what the receiver answered */
@@ -78,8 +79,9 @@ static inline enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, co
         *upload_size = 0;
         return MHD_YES;
     }
-    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-JTM-Idempotency-Key");
-    const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-JTM-Signature");
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-id");
+    const char *ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-timestamp");
+    const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "webhook-signature");
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     int hold = 0, status = 200;
     pthread_mutex_lock(&rx->mu);
@@ -88,6 +90,7 @@ static inline enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, co
         rx_request *r = &rx->req[rx->n++];
         snprintf(r->path, sizeof r->path, "%s", url);
         snprintf(r->key, sizeof r->key, "%s", key ? key : "");
+        snprintf(r->ts, sizeof r->ts, "%s", ts ? ts : "");
         snprintf(r->sig, sizeof r->sig, "%s", sig ? sig : "");
         snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
         r->body = st->buf ? strdup(st->buf) : strdup("");
@@ -177,15 +180,19 @@ static inline int rx_wait(receiver *rx, const char *path, int n, int timeout_ms)
     return rx_count(rx, path) >= n;
 }
 
-/* "sha256=" + hex HMAC-SHA256(secret, body), computed independently of jtm-alert. */
-static inline void rx_expected_signature(const char *secret, const char *body, char out[72])
+/* "v1," + base64 HMAC-SHA256(secret, id "." timestamp "." body) (Standard Webhooks), computed
+ * independently of jtm-alert. */
+static inline void rx_expected_signature(const char *secret, const char *id, const char *ts, const char *body,
+                                         char out[64])
 {
     unsigned char md[32];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, strlen(body), md, &len);
-    strcpy(out, "sha256=");
-    for (unsigned i = 0; i < len; i++)
-        sprintf(out + 7 + 2 * i, "%02x", md[i]);
+    char *msg = NULL;
+    cr_assert(asprintf(&msg, "%s.%s.%s", id, ts, body) > 0);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, strlen(msg), md, &len);
+    free(msg);
+    strcpy(out, "v1,");
+    EVP_EncodeBlock((unsigned char *)out + 3, md, (int)len);
 }
 
 /* ---- database ---- */

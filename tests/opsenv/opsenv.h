@@ -330,7 +330,7 @@ static inline pid_t ops_start_alert(const char *dir, const char *conninfo, int r
 {
     char conf[8192], path[1600], secret[1600], logpath[1600];
     snprintf(secret, sizeof secret, "%s/webhook.secret", dir);
-    jtm_test_write_file(secret, "ops-test-webhook-secret\n", 0600);
+    jtm_test_write_file(secret, "ops-test-webhook-secret-of-32-bytes-at-least\n", 0600);
     snprintf(conf, sizeof conf,
              "pg.conninfo = %s\npg.connect_wait_ms = 30000\nlisten.debounce_ms = 300\n"
              "deliver.backoff_initial_ms = 200\ndeliver.backoff_max_ms = 2000\n"
