@@ -298,7 +298,7 @@ int main(int argc, char **argv)
         }
     }
     for (int i = optind; i < argc; i++)
-        if (jtm_scan_file(s, argv[i], err, sizeof err) != 0 || jtm_quasi_file(qi, argv[i], err, sizeof err) != 0) {
+        if (jtm_scan_file_each(s, argv[i], jtm_quasi_line, qi, err, sizeof err) != 0) {
             log_error("file_unreadable", "error=%s", jtm_log_quote(q, sizeof q, err));
             rc = JTM_EXIT_IOERR;
             goto out;

@@ -1,7 +1,6 @@
 #include "quasi.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -211,25 +210,9 @@ void jtm_quasi_event(jtm_quasi *q, const char *source, long line, const char *te
     collect_age(q);
 }
 
-int jtm_quasi_file(jtm_quasi *q, const char *path, char *errstr, size_t errlen)
+void jtm_quasi_line(void *q, const char *source, long line, const char *text, size_t len)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(errstr, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long no = 1;
-    while ((len = getline(&line, &cap, f)) > 0)
-        jtm_quasi_event(q, path, no++, line, (size_t)len);
-    int rc = ferror(f) ? -1 : 0;
-    if (rc)
-        snprintf(errstr, errlen, "read error on %s", path);
-    free(line);
-    fclose(f);
-    return rc;
+    jtm_quasi_event(q, source, line, text, len);
 }
 
 int jtm_quasi_database(jtm_quasi *q, PGconn *conn, char *errstr, size_t errlen)

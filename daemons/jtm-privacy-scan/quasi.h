@@ -29,8 +29,9 @@ void jtm_quasi_free(jtm_quasi *q);
 /* One text that may hold a pseudonymised event: a JSON object from its first '{' to the end (a
  * topic dump line "key=... value={...}", a staging.event payload). Anything else is skipped. */
 void jtm_quasi_event(jtm_quasi *q, const char *source, long line, const char *text, size_t len);
-/* Every line of a file. Returns 0, or -1 with errstr. */
-int jtm_quasi_file(jtm_quasi *q, const char *path, char *errstr, size_t errlen);
+/* jtm_quasi_event with q as a void pointer: the line hook of jtm_scan_file_each (scan.h), so that
+ * a file is read once for both scans. */
+void jtm_quasi_line(void *q, const char *source, long line, const char *text, size_t len);
 /* Every payload of staging.event (when the table exists), in the caller's transaction. Returns 0,
  * or -1 with errstr. */
 int jtm_quasi_database(jtm_quasi *q, PGconn *conn, char *errstr, size_t errlen);
