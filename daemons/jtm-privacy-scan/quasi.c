@@ -279,9 +279,13 @@ void jtm_quasi_finish(jtm_quasi *q)
         if (hi - lo + 1 >= dim)
             continue;
         q->age_steps++;
-        char hint[96];
-        snprintf(hint, sizeof hint, "pid=%02x%02x%02x%02x... birth date narrowed to %d of %d days", q->obs[i].pid[0],
-                 q->obs[i].pid[1], q->obs[i].pid[2], q->obs[i].pid[3], hi >= lo ? hi - lo + 1 : 0, dim);
+        char hint[112];
+        int n = snprintf(hint, sizeof hint, "pid=%02x%02x%02x%02x... ", q->obs[i].pid[0], q->obs[i].pid[1],
+                         q->obs[i].pid[2], q->obs[i].pid[3]);
+        if (hi >= lo)
+            snprintf(hint + n, sizeof hint - (size_t)n, "birth date narrowed to %d of %d days", hi - lo + 1, dim);
+        else /* the ages step on different days: still no calendar ages */
+            snprintf(hint + n, sizeof hint - (size_t)n, "ages step inside months, on no one birth day");
         report(q, "age_steps", "events", 0, hint);
     }
 }
