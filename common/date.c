@@ -99,15 +99,7 @@ jtm_date jtm_date_from_days(long z)
 
 int jtm_date_age_months(jtm_date birth, jtm_date at)
 {
-    int months = (at.year - birth.year) * 12 + (at.month - birth.month);
-    int bday = birth.day, last = jtm_date_days_in_month(at.year, at.month);
-    if (bday > last)
-        bday = last;
-    if (months > 0 && at.day < bday)
-        months--;
-    else if (months < 0 && at.day > bday)
-        months++;
-    return months;
+    return (at.year - birth.year) * 12 + (at.month - birth.month);
 }
 
 int jtm_date_weekday(jtm_date d)

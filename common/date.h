@@ -22,8 +22,10 @@ int jtm_date_days_in_month(int year, int month);
 /* Days since 1970-01-01 (negative before). */
 long jtm_date_to_days(jtm_date d);
 jtm_date jtm_date_from_days(long days);
-/* Whole months from birth to at (the month count drops by one until the day of month is reached;
- * a 31st birthday in a 30-day month counts on the last day). Negative when at < birth. */
+/* Age in calendar months: (year, month) of at minus (year, month) of birth; the days of both are
+ * ignored, so the age steps on the first of each month for every child born in the same month and
+ * a sequence of ages says nothing about the birth day (the pseudonymised event's age_months,
+ * docs/contracts.md). Negative when at's month is before birth's. */
 int jtm_date_age_months(jtm_date birth, jtm_date at);
 /* 0 = Monday ... 6 = Sunday. */
 int jtm_date_weekday(jtm_date d);

@@ -86,6 +86,12 @@ int jtm_jdoc_from_json(jtm_jdoc *d, json_t *j);
 uint32_t jtm_jdoc_get(const jtm_jdoc *d, uint32_t obj, const char *key, size_t klen);
 
 
+/* The per-process seed of the key hash (drawn from getrandom() by the first jtm_jdoc_init), and the
+ * hash itself with a given seed: for tests, which check that keys chosen to collide without the
+ * seed do not collide with it. */
+void jtm_jdoc_hash_seed(uint64_t out[2]);
+uint32_t jtm_jdoc_key_hash_seeded(const uint64_t seed[2], const char *s, size_t n);
+
 /* A jansson copy of node i (tests and the fuzz target compare trees); NULL on allocation failure. */
 json_t *jtm_jdoc_to_json(const jtm_jdoc *d, uint32_t i);
 

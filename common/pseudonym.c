@@ -6,6 +6,7 @@
 #include "pseudonym.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -93,6 +94,27 @@ out:
     return rc;
 }
 
+double jtm_key_entropy_bits(const void *bytes, size_t len, int *distinct)
+{
+    size_t count[256] = {0};
+    const unsigned char *b = bytes;
+    for (size_t i = 0; i < len; i++)
+        count[b[i]]++;
+    double h = 0;
+    int d = 0;
+    for (int v = 0; v < 256; v++) {
+        if (!count[v])
+            continue;
+        double p = (double)count[v] / (double)len;
+        h -= p * log2(p);
+        d++;
+    }
+    if (distinct)
+        *distinct = d;
+    OPENSSL_cleanse(count, sizeof count);
+    return h * (double)len;
+}
+
 int jtm_key_from_bytes(const void *bytes, size_t len, const char *key_id, jtm_key **out, char *errstr,
                        size_t errlen)
 {
@@ -103,6 +125,15 @@ int jtm_key_from_bytes(const void *bytes, size_t len, const char *key_id, jtm_ke
     }
     if (len < JTM_KEY_MIN_BYTES || len > JTM_KEY_MAX_BYTES) {
         snprintf(errstr, errlen, "key is %zu bytes, need %d to %d", len, JTM_KEY_MIN_BYTES, JTM_KEY_MAX_BYTES);
+        return -1;
+    }
+    int distinct;
+    double bits = jtm_key_entropy_bits(bytes, len, &distinct);
+    if (bits < JTM_KEY_MIN_BITS - 1e-9) {
+        snprintf(errstr, errlen,
+                 "key has too little entropy (%d distinct byte values in %zu bytes, about %.0f bits, need %d): "
+                 "make it with head -c 32 /dev/urandom",
+                 distinct, len, bits, JTM_KEY_MIN_BITS);
         return -1;
     }
     jtm_key *k = calloc(1, sizeof *k);

@@ -19,6 +19,7 @@
 
 #include "bsn.h"
 #include "config.h"
+#include "date.h"
 #include "kafka.h"
 #include "pseudonym.h"
 #include "testenv.h"
@@ -425,12 +426,21 @@ typedef struct raw_event {
     json_t *doc;
 } raw_event;
 
+/* What an attacker holding only the pseudo topics sees of one event, with the truth beside it. */
+typedef struct age_obs {
+    char pid[33];
+    jtm_date occurred, birth; /* birth: the raw birth date (the truth the attack must not find) */
+    long long age;            /* client.age_months as published */
+} age_obs;
+
 typedef struct scan {
     raw_event *ev;
     size_t n, cap;
     jtm_key *key;
     const char *feed;
     int64_t checked, leaks;
+    age_obs *obs;
+    size_t nobs, capobs;
 } scan;
 
 static int cmp_hash(const void *a, const void *b) { return strcmp(((const raw_event *)a)->hash, ((const raw_event *)b)->hash); }
@@ -524,10 +534,123 @@ static void on_scan(const rd_kafka_message_t *m, void *arg)
         leak++, cr_log_error("birth date leaked: %s", copy);
     json_t *pc_obj = json_object_get(doc, "client");
     cr_expect_eq(json_object_size(pc_obj), 5, "client holds exactly birth_ym, age_months, sex, pc4, gemeente");
+    if (s->nobs == s->capobs) {
+        s->capobs = s->capobs ? s->capobs * 2 : 4096;
+        s->obs = realloc(s->obs, s->capobs * sizeof *s->obs);
+        cr_assert_not_null(s->obs);
+    }
+    age_obs *o = &s->obs[s->nobs++];
+    const char *occ = json_string_value(json_object_get(doc, "occurred_on"));
+    cr_assert(occ && jtm_date_parse(occ, strlen(occ), &o->occurred) == 0 && birth &&
+              jtm_date_parse(birth, strlen(birth), &o->birth) == 0);
+    snprintf(o->pid, sizeof o->pid, "%s", json_string_value(json_object_get(doc, "pid")));
+    o->age = json_integer_value(json_object_get(pc_obj, "age_months"));
     s->leaks += leak;
     s->checked++;
     json_decref(doc);
     free(copy);
+}
+
+/* ---- the birth-day reconstruction (issue 16) ----
+ * The attack of the issue: across a child's events, the day of the month on which age_months steps
+ * up gives the birth day away. With m the calendar months from birth_ym to occurred_on, an event
+ * whose age is m - 1 says "the birthday of the month is after this day", and, once the region's data
+ * show that ages step inside months at all, an age of m says "on or before this day". The attacker
+ * intersects those bounds per pid. */
+
+typedef struct attack_result {
+    long children, narrowed, exact, within3, wrong, stepping_events;
+} attack_result;
+
+static int cmp_obs(const void *a, const void *b) { return strcmp(((const age_obs *)a)->pid, ((const age_obs *)b)->pid); }
+
+static long calendar_months(jtm_date birth, jtm_date at) { return (at.year - birth.year) * 12L + (at.month - birth.month); }
+
+/* The exact age in whole months (what jtm-ingest published before issue 16). */
+static long long exact_age(jtm_date birth, jtm_date at)
+{
+    long m = calendar_months(birth, at);
+    int bday = birth.day, last = jtm_date_days_in_month(at.year, at.month);
+    if (bday > last)
+        bday = last;
+    return m > 0 && at.day < bday ? m - 1 : m;
+}
+
+/* obs sorted by pid. ages[i] is the age the attacker sees for obs[i]. */
+static attack_result birth_day_attack(const age_obs *obs, const long long *ages, size_t n)
+{
+    attack_result r = {0};
+    bool steps = false; /* does any age in the region differ from the calendar age? */
+    for (size_t i = 0; i < n; i++)
+        if (ages[i] != calendar_months(obs[i].birth, obs[i].occurred)) {
+            steps = true;
+            r.stepping_events++;
+        }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        const jtm_date b = obs[i].birth;
+        int lo = 1, hi = jtm_date_days_in_month(b.year, b.month);
+        const int dim = hi;
+        for (; j < n && strcmp(obs[j].pid, obs[i].pid) == 0; j++) {
+            long m = calendar_months(b, obs[j].occurred);
+            if (m <= 0 || !steps)
+                continue;
+            int day = obs[j].occurred.day, last = jtm_date_days_in_month(obs[j].occurred.year, obs[j].occurred.month);
+            if (ages[j] == m - 1 && day + 1 > lo)
+                lo = day + 1;                      /* not stepped yet this month */
+            else if (ages[j] == m && day < last && day < hi)
+                hi = day;                          /* stepped already (a day at the month's end says nothing) */
+        }
+        r.children++;
+        if (hi - lo + 1 < dim) {
+            if (b.day < lo || b.day > hi)
+                r.wrong++;
+            else {
+                r.narrowed++;
+                r.exact += lo == hi;
+                r.within3 += hi - lo + 1 <= 3;
+            }
+        }
+        i = j;
+    }
+    return r;
+}
+
+static void expect_birth_days_kept(scan *s, int nfeeds)
+{
+    size_t n = 0;
+    for (int f = 0; f < nfeeds; f++)
+        n += s[f].nobs;
+    age_obs *all = malloc(n * sizeof *all);
+    long long *published = malloc(n * sizeof *published), *old = malloc(n * sizeof *old);
+    cr_assert(all && published && old);
+    size_t k = 0;
+    for (int f = 0; f < nfeeds; f++) {
+        memcpy(all + k, s[f].obs, s[f].nobs * sizeof *all);
+        k += s[f].nobs;
+    }
+    qsort(all, n, sizeof *all, cmp_obs);
+    long in_birth_month = 0;
+    for (size_t i = 0; i < n; i++) {
+        published[i] = all[i].age;
+        old[i] = exact_age(all[i].birth, all[i].occurred);
+        in_birth_month += calendar_months(all[i].birth, all[i].occurred) == 0;
+    }
+    attack_result now = birth_day_attack(all, published, n), before = birth_day_attack(all, old, n);
+    cr_log_info("birth-day attack on %ld children (%zu events): published ages narrow %ld (exact %ld); the exact "
+                "ages of before issue 16 would narrow %ld (exact %ld, within 3 days %ld); events dated in the "
+                "child's birth month: %ld",
+                now.children, n, now.narrowed, now.exact, before.narrowed, before.exact, before.within3, in_birth_month);
+    cr_expect_eq(now.stepping_events, 0, "%ld events carry an age other than the calendar months", now.stepping_events);
+    cr_expect_eq(now.narrowed + now.wrong, 0, "the published ages narrow %ld children's birth dates below the month",
+                 now.narrowed);
+    /* The attack is real: on the same events the old ages give birth days away. */
+    cr_expect_gt(before.narrowed, now.children / 10, "the attack narrowed only %ld of %ld children on the old ages",
+                 before.narrowed, now.children);
+    cr_expect_eq(before.wrong, 0);
+    free(all);
+    free(published);
+    free(old);
 }
 
 Test(it_ingest, synthetic_region_leaks_nothing, .timeout = 600)
@@ -579,12 +702,16 @@ Test(it_ingest, synthetic_region_leaks_nothing, .timeout = 600)
     for (int f = 0; f < 3; f++) {
         cr_expect_eq(jtm_test_stop(pid[f], SIGTERM, 60000), 0, "%s: SIGTERM exit", feeds[f]);
         read_all(rk, e[f].pseudo, on_scan, &s[f]);
+    }
+    expect_birth_days_kept(s, 3);
+    for (int f = 0; f < 3; f++) {
         cr_expect_eq(s[f].leaks, 0, "%s: %" PRId64 " pseudo events leak an identifier", feeds[f], s[f].leaks);
         cr_expect_gt(s[f].checked, 0);
         scanned += s[f].checked;
         for (size_t i = 0; i < s[f].n; i++)
             json_decref(s[f].ev[i].doc);
         free(s[f].ev);
+        free(s[f].obs);
         jtm_key_free(s[f].key);
         expect_committed_to_end(bootstrap, e[f].group, e[f].raw);
         env_free(&e[f]);
@@ -858,4 +985,235 @@ Test(it_ingest, broker_outage_ridden_out, .timeout = 600)
     cr_expect_eq(rc, 0, "SIGTERM after the outage: exit %d", rc);
     stream_verify(&sm);
     stream_free(&sm);
+}
+
+/* ---- identifiers injected into every string field (issue 16) ----
+ * Generated from schemas/raw.<feed>.schema.json: every property whose schema is a string (at the
+ * top and in client and product) gets, one at a time, a BSN that passes the 11-test, a six-character
+ * postcode, a full birth date (another child's: no date of this child's events can precede its own
+ * birth) and a name, in a valid event of each feed. Each event must be refused at the edge with a
+ * reason on the DLQ, or its pseudonymised form must hold none of the four. */
+
+static const char *const INJECT[] = {"876543219", "2511CV", "2009-11-23", "Johanna Bakker"};
+#define NINJECT 4
+
+typedef struct inj_case {
+    char key[32];        /* Kafka key of the raw message */
+    char hash[33];       /* the keyed hash of its event_id: how its pseudo event is found */
+    char path[64];
+    int value, seen;
+    bool refused;
+} inj_case;
+
+typedef struct inj_run {
+    inj_case *c;
+    int n;
+    int leaks;
+} inj_run;
+
+/* The schema a property points to, through one "$ref": "#/definitions/x". */
+static json_t *resolve(json_t *schema, json_t *prop)
+{
+    const char *ref = json_string_value(json_object_get(prop, "$ref"));
+    if (ref && strncmp(ref, "#/definitions/", 14) == 0)
+        return json_object_get(json_object_get(schema, "definitions"), ref + 14);
+    return prop;
+}
+
+/* The dotted paths of every string property: top level, and one level into objects. */
+static int string_paths(json_t *schema, char paths[][64], int max)
+{
+    int n = 0;
+    const char *k, *k2;
+    json_t *v, *v2;
+    json_object_foreach(json_object_get(schema, "properties"), k, v)
+    {
+        json_t *p = resolve(schema, v);
+        const char *type = json_string_value(json_object_get(p, "type"));
+        if (type && strcmp(type, "string") == 0 && n < max)
+            snprintf(paths[n++], 64, "%s", k);
+        else if (type && strcmp(type, "object") == 0)
+            json_object_foreach(json_object_get(p, "properties"), k2, v2)
+            {
+                const char *t2 = json_string_value(json_object_get(resolve(schema, v2), "type"));
+                if (t2 && strcmp(t2, "string") == 0 && n < max)
+                    snprintf(paths[n++], 64, "%s.%s", k, k2);
+            }
+    }
+    return n;
+}
+
+static bool has_path(json_t *ev, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return json_object_get(ev, path) != NULL;
+    char parent[64];
+    snprintf(parent, sizeof parent, "%.*s", (int)(dot - path), path);
+    return json_object_get(json_object_get(ev, parent), dot + 1) != NULL;
+}
+
+static void set_path(json_t *ev, const char *path, const char *value)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot) {
+        json_object_set_new(ev, path, json_string(value));
+        return;
+    }
+    char parent[64];
+    snprintf(parent, sizeof parent, "%.*s", (int)(dot - path), path);
+    json_t *obj = json_object_get(ev, parent);
+    if (!json_is_object(obj)) {
+        obj = json_object();
+        json_object_set_new(ev, parent, obj);
+    }
+    json_object_set_new(obj, dot + 1, json_string(value));
+}
+
+/* The valid events of tests/fixtures/schema/raw.<feed>.ndjson, one per type, with a client of
+ * their own (the fixtures' BSN is the issue's 111222333). */
+static int base_events(const char *feed, json_t **out, int max)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "schema/raw.%s.ndjson", feed);
+    char *text = slurp(rel, NULL), *save = NULL;
+    int n = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+        json_t *c = json_loads(line, 0, NULL);
+        cr_assert_not_null(c, "%s", rel);
+        json_t *ev = json_object_get(c, "event");
+        bool dup = false;
+        for (int i = 0; i < n; i++)
+            dup |= json_equal(json_object_get(out[i], "type"), json_object_get(ev, "type"));
+        if (strcmp(json_string_value(json_object_get(c, "expect")), "valid") == 0 && !dup) {
+            out[n] = json_deep_copy(ev);
+            json_object_set_new(out[n], "client",
+                                json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "bsn", "123456782", "birth_date", "2012-05-17",
+                                          "sex", 2, "postcode", "3311AB", "gemeente", "GM0505", "name", "Test Kind"));
+            n++;
+        }
+        json_decref(c);
+    }
+    free(text);
+    return n;
+}
+
+static void on_inject_dlq(const rd_kafka_message_t *m, void *arg)
+{
+    inj_run *r = arg;
+    for (int i = 0; i < r->n; i++)
+        if (strlen(r->c[i].key) == m->key_len && memcmp(r->c[i].key, m->key, m->key_len) == 0) {
+            const char *v;
+            size_t len;
+            cr_expect(jtm_kafka_header_get(m, "jtm.reject.reason", &v, &len) == 0 && len > 0,
+                      "%s (%s): on the DLQ without a reason", r->c[i].path, INJECT[r->c[i].value]);
+            r->c[i].seen++;
+            r->c[i].refused = true;
+            return;
+        }
+    cr_assert_fail("unknown key on the DLQ");
+}
+
+static void on_inject_pseudo(const rd_kafka_message_t *m, void *arg)
+{
+    inj_run *r = arg;
+    const char *text = m->payload;
+    const char *id = memmem(text, m->len, "\"event_id\":\"", 12);
+    cr_assert_not_null(id);
+    id += 12;
+    for (int i = 0; i < r->n; i++) {
+        if (memcmp(r->c[i].hash, id, 32) != 0)
+            continue;
+        r->c[i].seen++;
+        for (int v = 0; v < NINJECT; v++)
+            if (memmem(text, m->len, INJECT[v], strlen(INJECT[v]))) {
+                r->leaks++;
+                cr_log_error("%s = %s: '%s' crossed the edge: %.*s", r->c[i].path, INJECT[r->c[i].value], INJECT[v],
+                             (int)m->len, text);
+            }
+        return;
+    }
+    cr_assert_fail("pseudo event of no case: %.*s", (int)m->len, text);
+}
+
+Test(it_ingest, identifiers_in_any_string_field_never_cross, .timeout = 300)
+{
+    static const char *const feeds[] = {"jgz", "verzuim", "soj"};
+    const char *bootstrap = jtm_test_bootstrap();
+    size_t keylen;
+    char *keydata = slurp("ingest/key.txt", &keylen);
+    jtm_key *key;
+    cr_assert_eq(jtm_key_from_bytes(keydata, keylen, "k2026", &key, err, sizeof err), 0, "%s", err);
+    free(keydata);
+    int total_paths = 0, total_refused = 0, total_accepted = 0;
+    for (int f = 0; f < 3; f++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/schemas/raw.%s.schema.json", JTM_SOURCE_DIR, feeds[f]);
+        json_t *schema = json_load_file(path, 0, NULL);
+        cr_assert_not_null(schema, "%s", path);
+        static char paths[128][64];
+        int np = string_paths(schema, paths, 128);
+        cr_assert_geq(np, 10, "%s: %d string fields", feeds[f], np);
+        json_t *base[16];
+        int nb = base_events(feeds[f], base, 16);
+        cr_assert_geq(nb, 3, "%s: %d base events", feeds[f], nb);
+
+        daemon_env e = env_new(bootstrap, feeds[f]);
+        inj_run r = {.c = calloc((size_t)np * NINJECT, sizeof(inj_case))};
+        rd_kafka_t *p = producer(bootstrap);
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "event:%s:", feeds[f]);
+        for (int i = 0; i < np; i++) {
+            json_t *b = base[0]; /* an event of a type that has the field, else the first (named fields are checked anywhere) */
+            for (int j = 0; j < nb; j++)
+                if (has_path(base[j], paths[i])) {
+                    b = base[j];
+                    break;
+                }
+            for (int v = 0; v < NINJECT; v++) {
+                inj_case *c = &r.c[r.n];
+                snprintf(c->key, sizeof c->key, "case-%d", r.n);
+                snprintf(c->path, sizeof c->path, "%s", paths[i]);
+                c->value = v;
+                json_t *ev = json_deep_copy(b);
+                json_object_set_new(ev, "event_id", json_string(c->key));
+                set_path(ev, paths[i], INJECT[v]);
+                const char *id = json_string_value(json_object_get(ev, "event_id"));
+                cr_assert_eq(jtm_pseudonym_hex(key, prefix, id, strlen(id), c->hash), 0);
+                char *text = json_dumps(ev, JSON_COMPACT);
+                produce(p, e.raw, c->key, text, strlen(text));
+                free(text);
+                json_decref(ev);
+                r.n++;
+            }
+        }
+        flush(p);
+        rd_kafka_destroy(p);
+        pid_t pid = start_ingest(&e);
+        rd_kafka_t *rk = reader(bootstrap);
+        wait_count(rk, &e, partitions_of(rk, e.raw), r.n, pid, 120);
+        cr_expect_eq(jtm_test_stop(pid, SIGTERM, 60000), 0, "%s: SIGTERM exit", feeds[f]);
+        read_all(rk, e.dlq, on_inject_dlq, &r);
+        read_all(rk, e.pseudo, on_inject_pseudo, &r);
+        rd_kafka_destroy(rk);
+        for (int i = 0; i < r.n; i++) {
+            cr_expect_eq(r.c[i].seen, 1, "%s %s = %s seen %d times", feeds[f], r.c[i].path, INJECT[r.c[i].value],
+                         r.c[i].seen);
+            total_refused += r.c[i].refused;
+            total_accepted += !r.c[i].refused;
+        }
+        cr_expect_eq(r.leaks, 0, "%s: %d injected identifiers crossed the edge", feeds[f], r.leaks);
+        total_paths += np;
+        free(r.c);
+        for (int j = 0; j < nb; j++)
+            json_decref(base[j]);
+        json_decref(schema);
+        env_free(&e);
+    }
+    cr_log_info("%d string fields, %d injections: %d refused at the edge, %d pseudonymised without them",
+                total_paths, total_paths * NINJECT, total_refused, total_accepted);
+    /* Both ways happen: client.bsn takes the BSN (hashed), client.name the name (dropped). */
+    cr_expect_gt(total_accepted, 0);
+    cr_expect_gt(total_refused, 0);
+    jtm_key_free(key);
 }

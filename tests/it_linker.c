@@ -1,6 +1,7 @@
 /* jtm-linker end to end against the broker and PostgreSQL that ops/test.sh started: pseudonymised
  * events (with duplicates, corrections before and after their originals, withdrawals and one
- * poison message) produced to unique topics; a clean run; then a run where the linker is SIGKILLed
+ * poison message; every other message valid by schemas/pseudo.<feed>.schema.json, which the
+ * linker checks) produced to unique topics; a clean run; then a run where the linker is SIGKILLed
  * mid-stream several times and PostgreSQL is restarted once (ops/pg.sh restart). Both warehouses
  * must be identical: no event lost, none applied twice. */
 #include <criterion/criterion.h>
@@ -74,14 +75,16 @@ static char *event(int child, const char *feed, const char *type, const char *id
     hex32(eid, id, child, 0); /* a correction or withdrawal keeps the event_id */
     hex32(pid, "pid", child, 0);
     date_plus(occ, day);
+    int by = 2006 + child % 17, bm = 1 + child % 12; /* age_months: calendar months (docs/contracts.md) */
+    int age = (atoi(occ) - by) * 12 + (atoi(occ + 5) - bm);
     char *s = NULL;
     if (asprintf(&s,
                  "{\"event_id\":\"%s\",\"feed\":\"%s\",\"type\":\"%s\",\"occurred_on\":\"%s\","
                  "\"recorded_at\":\"%sT%02d:00:00Z\",\"status\":%d,\"pid\":\"%s\",\"pid_kind\":\"bsn\","
-                 "\"key_id\":\"k2026\",\"client\":{\"birth_ym\":\"%d-%02d\",\"age_months\":100,\"sex\":%d,"
+                 "\"key_id\":\"k2026\",\"client\":{\"birth_ym\":\"%d-%02d\",\"age_months\":%d,\"sex\":%d,"
                  "\"pc4\":\"33%02d\",\"gemeente\":\"GM05%02d\"}%s}",
-                 eid, feed, type, occ, occ, rec_hour, status, pid, 2006 + child % 17, 1 + child % 12, child % 3,
-                 child % 90 + 10, child % 10, extra) < 0)
+                 eid, feed, type, occ, occ, rec_hour, status, pid, by, bm, age, child % 3, child % 90 + 10,
+                 child % 10, extra) < 0)
         cr_assert_fail("asprintf");
     return s;
 }
@@ -114,14 +117,17 @@ static int produce_all(const topics *t)
             n++;
         }
         if (c % 5 == 0) {
-            send_event(p, t->verzuim, event(c, "verzuim", "melding", "mel", d0 + 3, 1, 8,
-                                      ",\"kind\":\"lrv\",\"school_brin\":\"12AB01\",\"school_type\":\"vo\""), c);
+            date_plus(sday, d0 + 3);
+            snprintf(extra, sizeof extra,
+                     ",\"kind\":\"lrv\",\"start_date\":\"%s\",\"school_brin\":\"12AB01\",\"school_type\":\"vo\"", sday);
+            send_event(p, t->verzuim, event(c, "verzuim", "melding", "mel", d0 + 3, 1, 8, extra), c);
             n++;
         }
+        date_plus(sday, d0 + 10);
         snprintf(extra, sizeof extra,
                  ",\"reference\":\"%s\",\"provider_agb\":\"%08d\",\"product\":{\"category\":\"%s\",\"code\":\"X\"},"
-                 "\"referrer\":\"0%d\"",
-                 ref, 10000000 + c % 13, cat, 1 + c % 5);
+                 "\"requested_start\":\"%s\",\"referrer\":\"0%d\"",
+                 ref, 10000000 + c % 13, cat, sday, 1 + c % 5);
         char *req = event(c, "soj", "request", "req", d0 + 10, 1, 8, extra);
         send_event(p, t->soj, strdup(req), c);
         n++;

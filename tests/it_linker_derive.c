@@ -149,6 +149,8 @@ static lk_apply_stats load_path(PGconn *c, const events *e, size_t from, size_t 
     jtm_jdoc_init(&doc);
     sbuf scratch = {0};
     char err[1024];
+    lk_schemas schemas;
+    cr_assert_eq(lk_schemas_load(&schemas, JTM_SOURCE_DIR "/schemas", err, sizeof err), 0, "%s", err);
     for (size_t at = from; at < to; at += batch) {
         size_t n = to - at < batch ? to - at : batch;
         cr_assert_eq(lk_load_begin(&l, c, NULL), 0, "%s", l.error);
@@ -159,7 +161,7 @@ static lk_apply_stats load_path(PGconn *c, const events *e, size_t from, size_t 
             jtm_event ev;
             char reason[128];
             if (validated) {
-                cr_assert_eq(lk_validate_envelope(&doc, json, it.len, NULL, &env, reason, sizeof reason), 0,
+                cr_assert_eq(lk_validate_envelope(&schemas, &doc, json, it.len, NULL, &env, reason, sizeof reason), 0,
                              "%s: %s", reason, json);
                 if (jtm_event_from_doc(&doc, &ev, &scratch)) {
                     it.env = &env;
@@ -182,6 +184,7 @@ static lk_apply_stats load_path(PGconn *c, const events *e, size_t from, size_t 
         sum.derive.events_logged += st.derive.events_logged;
     }
     jtm_jdoc_free(&doc);
+    lk_schemas_free(&schemas);
     sb_free(&scratch);
     lk_load_free(&l);
     return sum;

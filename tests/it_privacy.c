@@ -69,6 +69,36 @@ Test(privacy, detectors_find_what_is_planted_and_nothing_else)
     free(planted);
 }
 
+/* Quasi-identifiers (issue 16): pseudonymised events as a topic dump. privacy_pseudo_planted.txt
+ * holds two children's events with the exact ages jtm-ingest published before issue 16 (they step
+ * on the birth day: born on the 17th and on the 3rd, events on the 10th and 20th of a month and
+ * on the 2nd of another) and one product.code with a name in it; privacy_pseudo_clean.txt the same
+ * events with calendar ages and codes. */
+Test(privacy, quasi_identifiers_in_pseudonymised_events)
+{
+    char *bin = jtm_test_bin("jtm-privacy-scan"), *clean = jtm_test_fixture("access/privacy_pseudo_clean.txt"),
+         *planted = jtm_test_fixture("access/privacy_pseudo_planted.txt");
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, clean);
+    cr_assert_eq(run(cmd, &out), 0, "calendar ages and codes flagged: %s", out);
+    cr_assert_eq(scan_count(out, "pseudo_events"), 6, "%s", out);
+    free(out);
+
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, planted);
+    cr_assert_eq(run(cmd, &out), 1, "%s", out);
+    cr_assert_eq(scan_count(out, "age_steps"), 2, "both children's birth dates narrowed: %s", out);
+    cr_assert_eq(scan_count(out, "code_field"), 1, "%s", out);
+    cr_assert(strstr(out, "finding kind=age_steps source=events line=0 hint=\"pid=a1b2c3d4... birth date narrowed to 10 of 31 days\""),
+              "%s", out);
+    cr_assert(strstr(out, "finding kind=code_field source=") && strstr(out, "hint=\"field=product.code looks like a name\""),
+              "%s", out);
+    cr_assert(!strstr(out, "Vries"), "the value was printed: %s", out);
+    free(out);
+    free(bin);
+    free(clean);
+    free(planted);
+}
+
 static long applied(const char *conninfo, const char *group)
 {
     PGconn *c = PQconnectdb(conninfo);

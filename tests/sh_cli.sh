@@ -26,5 +26,13 @@ for p in $progs; do
   check "$p -c /nonexistent/jtm.conf" 78 "$bin" -c /nonexistent/jtm.conf "${required[@]}"
   printf %s "$LAST_OUT" | grep -q '/nonexistent/jtm.conf' || { fail=$((fail + 1)); echo "FAIL: $p: config error does not name the file: $LAST_OUT"; }
 done
+# A region key with obviously low entropy (issue 16: forty "a" bytes were accepted) is refused
+# at start with exit 78 and a message that says why, never the key.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' >"$tmp/weak.key"; chmod 600 "$tmp/weak.key"
+check "jtm-ingest with a weak key" 78 "$build/bin/jtm-ingest" --feed soj -X key.file="$tmp/weak.key" -X key.id=k1 \
+  -X kafka.bootstrap.servers=127.0.0.1:1
+printf %s "$LAST_OUT" | grep -q 'too little entropy' || { fail=$((fail + 1)); echo "FAIL: weak key: $LAST_OUT"; }
+printf %s "$LAST_OUT" | grep -q 'aaaa' && { fail=$((fail + 1)); echo "FAIL: weak key: the key is shown: $LAST_OUT"; }
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

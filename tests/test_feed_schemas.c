@@ -182,10 +182,12 @@ Test(feed_schemas, validate_is_fast_enough)
     json_t *ev = json_object_get(lines, "event");
     int n = 20000;
     struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* CPU time of this thread, as bench/schema_bench.c: wall time on the shared box also counts
+     * the other builds and tests (a run at load 12 measured 50 us of wall per validate) */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     for (int i = 0; i < n; i++)
         cr_assert_eq(jtm_schema_validate(s, ev, NULL, 0), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / n;
     cr_log_info("raw.soj %s: %.0f ns per validate (this build)",
                 json_string_value(json_object_get(ev, "type")), ns);

@@ -149,3 +149,34 @@ Test(jdoc, reuse_across_parses)
         cr_assert_eq(jtm_jdoc_node(&d, jtm_jdoc_getz(&d, 0, "s"))->v.str.s[1], (char)(0x41 + i % 26));
     }
 }
+
+/* The key hash is seeded per process (issue 16): keys that an attacker made collide for the
+ * unseeded hash (here: 64 keys in one of 1,024 slots with seed 0) spread out under the process's
+ * seed, and the seed is drawn (not zero) and stays the same. */
+Test(jdoc, key_hash_is_seeded_per_process)
+{
+    static const uint64_t zero[2] = {0, 0};
+    enum { N = 64, SLOTS = 1024 };
+    char keys[N][16];
+    int n = 0;
+    uint32_t target = jtm_jdoc_key_hash_seeded(zero, "k0", 2) & (SLOTS - 1);
+    for (long i = 0; n < N && i < 10000000; i++) {
+        char k[16];
+        int len = snprintf(k, sizeof k, "k%ld", i);
+        if ((jtm_jdoc_key_hash_seeded(zero, k, (size_t)len) & (SLOTS - 1)) == target)
+            memcpy(keys[n++], k, sizeof k);
+    }
+    cr_assert_eq(n, N, "found %d colliding keys", n);
+    uint64_t seed[2], again[2];
+    jtm_jdoc_hash_seed(seed);
+    jtm_jdoc_hash_seed(again);
+    cr_assert(seed[0] | seed[1], "the seed was drawn");
+    cr_assert(seed[0] == again[0] && seed[1] == again[1], "one seed per process");
+    int load[SLOTS] = {0}, worst = 0;
+    for (int i = 0; i < N; i++) {
+        int h = (int)(jtm_jdoc_key_hash_seeded(seed, keys[i], strlen(keys[i])) & (SLOTS - 1));
+        if (++load[h] > worst)
+            worst = load[h];
+    }
+    cr_assert_lt(worst, 8, "%d of the %d keys still share a slot", worst, N);
+}

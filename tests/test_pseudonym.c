@@ -151,6 +151,16 @@ Test(pseudonym, refusals)
 
     expect_refused(dir, "not a regular file");
 
+    /* obviously low entropy (issue 16): forty "a" bytes, and 32 bytes of only 15 values */
+    cr_assert(asprintf(&p, "%s/weak", dir) > 0);
+    jtm_test_write_file(p, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0600);
+    expect_refused(p, "too little entropy (1 distinct byte values in 40 bytes");
+    free(p);
+    cr_assert(asprintf(&p, "%s/fifteen", dir) > 0);
+    jtm_test_write_file(p, "0123456789abcde0123456789abcde01", 0600);
+    expect_refused(p, "too little entropy (15 distinct byte values in 32 bytes");
+    free(p);
+
     cr_assert(asprintf(&p, "%s/ok", dir) > 0);
     jtm_test_write_file(p, "0123456789abcdef0123456789abcdef", 0600); /* exactly 32 */
     cr_expect_eq(jtm_key_load(p, "k1", &k, err, sizeof err), 0, "%s", err);

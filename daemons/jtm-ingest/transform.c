@@ -443,7 +443,11 @@ static jtm_transform_rc run(jtm_transform *t, jtm_transform_out *out)
         return JTM_TRANSFORM_REJECT;
     }
     long birth_days = jtm_date_to_days(birth_d);
-    if (birth_days > jtm_date_to_days(occurred_d) || birth_days > t->today) {
+    bool before_birth = birth_days > jtm_date_to_days(occurred_d) || birth_days > t->today;
+    for (int i = 0; i < nf; i++) /* no fact of a child's events precedes its birth */
+        if (fields[i].present && fields[i].spec->kind == F_DATE && jtm_date_to_days(fields[i].date) < birth_days)
+            before_birth = true;
+    if (before_birth) {
         snprintf(out->reason, sizeof out->reason, "birth_date_future");
         return JTM_TRANSFORM_REJECT;
     }

@@ -11,7 +11,8 @@
  *   schema:...         the same checks repeated here for every field that is copied or derived
  *                      (defence in depth: a lax schema cannot make the output malformed)
  *   bsn_invalid        client.bsn fails the 11-test (placeholders 999999999/000000000 do not)
- *   birth_date_future  client.birth_date after occurred_on or after today
+ *   birth_date_future  client.birth_date after occurred_on, after another date of the event
+ *                      (start_date, valid_from, ...: no fact of a child precedes its birth) or after today
  *   date_order         an end date before its start date (melding start/end, vrijstelling and
  *                      allocation valid_from/valid_to, stop start/end, invoice period)
  */

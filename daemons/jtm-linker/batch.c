@@ -22,10 +22,11 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void lk_batch_init(lk_batch *b)
+void lk_batch_init(lk_batch *b, const lk_schemas *schemas)
 {
     memset(b, 0, sizeof *b);
     b->last = -1;
+    b->schemas = schemas;
     jtm_jdoc_init(&b->doc);
 }
 
@@ -88,7 +89,7 @@ static int add(lk_batch *b, lk_load *load, const rd_kafka_message_t *m, const ch
     char reason[128];
     lk_envelope env;
     jtm_event ev;
-    if (lk_validate_envelope(&b->doc, it.data, it.len, feed, &env, reason, sizeof reason) != 0)
+    if (lk_validate_envelope(b->schemas, &b->doc, it.data, it.len, feed, &env, reason, sizeof reason) != 0)
         it.reject = reason;
     else if (jtm_event_from_doc(&b->doc, &ev, &b->scratch)) {
         it.env = &env; /* may be loaded directly */

@@ -40,6 +40,8 @@ const jtm_option linker_options[] = {
                  "apply schema migrations at start-up"),
     JTM_OPT_STR("migrations.dir", JTM_SOURCE_DIR "/schemas/sql", migrations_dir, linker_config,
                 "folder of numbered .sql migrations"),
+    JTM_OPT_STR("schema.dir", JTM_SOURCE_DIR "/schemas", schema_dir, linker_config,
+                "folder with pseudo.<feed>.schema.json: every message is checked against its feed's schema"),
     JTM_OPT_STR("log.level", "info", log_level, linker_config, "debug, info, warn or error"),
     JTM_OPT_INT("pg.connect_wait_ms", "30000", 0, 3600000, pg_connect_wait_ms, linker_config,
                 "how long to retry connecting at start-up (0: forever); later outages are waited out"),
@@ -64,6 +66,7 @@ typedef struct lk_shared {
     pthread_mutex_t setup_mu; /* workers join the group together: see join_together */
     pthread_cond_t setup_cv;
     int setup_done;
+    lk_schemas schemas;
     jtm_metrics *m;
     jtm_counter *consumed, *loaded, *duplicates, *skipped, *dead, *batches, *children, *reconnects,
         *consumer_errors, *notifies, *direct, *direct_refused, *rebuilt, *rows_written, *sql_fallbacks,
@@ -389,7 +392,7 @@ static int worker_loop(lk_state *s, const char *const topics[3])
     lk_shared *sh = s->sh;
     char err[1024], q[1100];
     lk_batch batch;
-    lk_batch_init(&batch);
+    lk_batch_init(&batch, &sh->schemas);
     lk_load load;
     lk_load_init(&load);
     int rc = JTM_EXIT_OK;
@@ -533,6 +536,11 @@ int lk_run(const linker_config *cfg, const jtm_passthrough *pt)
     sh.conninfo = jtm_config_pg_conninfo(pt);
     if (!w)
         goto out;
+    if (lk_schemas_load(&sh.schemas, cfg->schema_dir, err, sizeof err) != 0) {
+        log_error("schema_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
+        rc = JTM_EXIT_CONFIG;
+        goto out;
+    }
 
     /* Migrations once, before any worker loads. */
     PGconn *pg = jtm_pg_connect(sh.conninfo, (int)cfg->pg_connect_wait_ms, err, sizeof err);
@@ -587,6 +595,7 @@ out:
     pthread_mutex_destroy(&sh.setup_mu);
     free(w);
     free(sh.conninfo);
+    lk_schemas_free(&sh.schemas);
     jtm_metrics_free(sh.m);
     return rc;
 }

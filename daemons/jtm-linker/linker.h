@@ -6,7 +6,7 @@
  * and NOTIFYs jtm_waiting_list. On assignment (and after any PostgreSQL failure) the consumer seeks
  * to the positions stored in PostgreSQL; Kafka commits are informational only.
  *
- * Modules: validate.c (cheap checks before PostgreSQL), load.c (the batch transaction: streamed
+ * Modules: validate.c (the pseudo.<feed> schema and cheap checks before PostgreSQL), load.c (the batch transaction: streamed
  * COPY, apply, dead-letter isolation), recompute.c (deriving the touched children and writing what
  * changed), derive.c (the rules for one child), rows.c and copytext.c (COPY text of rows),
  * offsets.c (stored positions, seeking), batch.c (size/time bounded collection), linker.c (the run
@@ -26,6 +26,7 @@
 #include "pgarray.h"
 #include "rows.h"
 #include "sbuf.h"
+#include "schema.h"
 #include "unassigned.h"
 
 typedef struct linker_config {
@@ -37,6 +38,7 @@ typedef struct linker_config {
     long long stats_interval_ms;
     bool migrate_on_start;
     char *migrations_dir;
+    char *schema_dir;
     char *log_level;
     long long pg_connect_wait_ms;
     long long kafka_ready_ms;
@@ -94,18 +96,27 @@ typedef struct lk_apply_stats {
     long direct_fallbacks;    /* chunks whose direct rows PostgreSQL refused (they took the upsert) */
 } lk_apply_stats;
 
-/* validate.c: checks a pseudonymised event enough that PostgreSQL will accept it (JSON object,
- * envelope fields, hashes, dates the recompute casts). expected_feed (may be NULL) is the feed of
- * the topic it came from. Returns 0, or -1 with a stable reason code in reason
- * (json_parse, schema:missing:<field>, schema:invalid:<field>, feed_mismatch). */
-int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen);
+/* validate.c: checks a pseudonymised event against schemas/pseudo.<feed>.schema.json with the
+ * validator jtm-ingest uses (common/schema.h), plus what a schema cannot say (integers, the calendar
+ * age). expected_feed (may be NULL) is the feed of the topic it came from. Returns 0, or -1 with a
+ * stable reason code in reason (json_parse, feed_mismatch, schema:<kind>:<path> as common/schema.h
+ * gives it, age_not_calendar). */
+#define LK_NFEEDS 3
+typedef struct lk_schemas {
+    jtm_schema *feed[LK_NFEEDS]; /* jgz, verzuim, soj */
+} lk_schemas;
+/* Loads dir/pseudo.<feed>.schema.json for the three feeds. Returns 0, or -1 with errstr. */
+int lk_schemas_load(lk_schemas *s, const char *dir, char *errstr, size_t errlen);
+void lk_schemas_free(lk_schemas *s);
+int lk_validate(const lk_schemas *s, const char *data, size_t len, const char *expected_feed, char *reason,
+                size_t rlen);
 /* The same with a caller's document, reused from one message to the next (no allocation per call). */
-int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
-                    size_t rlen);
+int lk_validate_doc(const lk_schemas *s, jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed,
+                    char *reason, size_t rlen);
 /* lk_validate_doc that also fills env (may be NULL) when the message is valid; env borrows from data
  * and doc until the next parse. */
-int lk_validate_envelope(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, lk_envelope *env,
-                         char *reason, size_t rlen);
+int lk_validate_envelope(const lk_schemas *s, jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed,
+                         lk_envelope *env, char *reason, size_t rlen);
 
 /* load.c: prepares a fresh connection (session table, prepared statements, jtm.derive_in_linker).
  * Returns 0, or -1 with errstr. */
@@ -263,10 +274,11 @@ typedef struct lk_batch {
     int last;                                /* index in next of the previous message's partition */
     bool load_failed;                        /* sending failed: see the lk_load's error */
     jtm_jdoc doc;                            /* the validator's document, reused across batches */
+    const lk_schemas *schemas;               /* what messages are validated against (borrowed) */
     sbuf scratch;                            /* the strings of the message's event (eventlog.h) */
 } lk_batch;
 
-void lk_batch_init(lk_batch *b);
+void lk_batch_init(lk_batch *b, const lk_schemas *schemas);
 void lk_batch_clear(lk_batch *b);
 void lk_batch_free(lk_batch *b);
 /* Polls rk for a batch: from the first message (which begins the transaction on conn) until max

@@ -1,8 +1,17 @@
-/* Cheap checks before a message goes to PostgreSQL: whatever fails here is dead-lettered with a
- * stable reason code without costing a failed transaction. PostgreSQL stays the final judge
- * (staging.isolate_refused finds anything it still refuses). The message is parsed into a reused
- * flat document (common/jdoc.h, the grammar of jansson's strict mode), not a jansson tree: the
- * linker shares the machine's cores with PostgreSQL, and the tree was most of its CPU. */
+/* What the linker checks before a message goes to PostgreSQL: whatever fails here is dead-lettered
+ * with a stable reason code without costing a failed transaction. The message is parsed into a
+ * reused flat document (common/jdoc.h, the grammar of jansson's strict mode), not a jansson tree:
+ * the linker shares the machine's cores with PostgreSQL, and the tree was most of its CPU.
+ *
+ * The rule is schemas/pseudo.<feed>.schema.json, checked by the validator jtm-ingest uses
+ * (common/schema.h): the linker trusts no edge, so a misconfigured or compromised one cannot put
+ * a field, or a value, into the warehouse that the contract does not allow (a name in a code field,
+ * a birth date in a free-text field). On top, what a JSON Schema cannot say:
+ *   - the integers the warehouse casts (status, volume, amount_cents, client.age_months) are JSON
+ *     integers, not reals with a zero fraction (the schema's "integer" takes 1.0);
+ *   - client.age_months is the age in calendar months of birth_ym at the month of occurred_on
+ *     (age_not_calendar): an age that steps inside a month gives the birth day away.
+ * PostgreSQL stays the final judge (staging.isolate_refused finds anything it still refuses). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,154 +19,92 @@
 #include "jdoc.h"
 #include "linker.h"
 
+static const char *const feed_names[LK_NFEEDS] = {"jgz", "verzuim", "soj"};
+
+int lk_schemas_load(lk_schemas *s, const char *dir, char *errstr, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < LK_NFEEDS; i++) {
+        char path[4096], err[512];
+        snprintf(path, sizeof path, "%s/pseudo.%s.schema.json", dir, feed_names[i]);
+        if (!(s->feed[i] = jtm_schema_load(path, err, sizeof err))) {
+            snprintf(errstr, errlen, "%s: %s", path, err);
+            lk_schemas_free(s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void lk_schemas_free(lk_schemas *s)
+{
+    for (int i = 0; i < LK_NFEEDS; i++)
+        jtm_schema_free(s->feed[i]);
+    memset(s, 0, sizeof *s);
+}
+
 static int fail(char *reason, size_t rlen, const char *kind, const char *field)
 {
     snprintf(reason, rlen, "%s%s%s", kind, field ? ":" : "", field ? field : "");
     return -1;
 }
 
-static bool is_hex32(const jtm_jnode *n)
-{
-    if (n->v.str.n != 32)
-        return false;
-    for (size_t i = 0; i < 32; i++) {
-        char c = n->v.str.s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 static bool str_is(const jtm_jnode *n, const char *s)
 {
     size_t len = strlen(s);
-    return n->v.str.n == len && memcmp(n->v.str.s, s, len) == 0;
+    return n->type == JTM_J_STRING && n->v.str.n == len && memcmp(n->v.str.s, s, len) == 0;
 }
 
-/* A required string member: 0 with *out, else -1 with the reason. */
-static int req_str(const jtm_jdoc *d, uint32_t obj, const char *field, const jtm_jnode **out, char *reason,
-                   size_t rlen)
+/* A member the schema allows as "integer" must be a JSON integer here (PostgreSQL casts its text). */
+static int json_int(const jtm_jdoc *d, uint32_t obj, const char *field, const char *path, char *reason, size_t rlen)
 {
     uint32_t i = jtm_jdoc_getz(d, obj, field);
-    if (!i)
-        return fail(reason, rlen, "schema:missing", field);
-    const jtm_jnode *n = jtm_jdoc_node(d, i);
-    if (n->type != JTM_J_STRING)
-        return fail(reason, rlen, "schema:invalid", field);
-    *out = n;
+    if (i && jtm_jdoc_node(d, i)->type != JTM_J_INT)
+        return fail(reason, rlen, "schema:type", path);
     return 0;
 }
 
-/* An optional date member must be a real calendar date when present. */
-static int opt_date(const jtm_jdoc *d, const char *field, char *reason, size_t rlen)
+/* client.age_months == months from birth_ym to the month of occurred_on (both valid: the schema
+ * checked their form, and occurred_on is a real date). */
+static int age_calendar(const jtm_jdoc *d, uint32_t client, char *reason, size_t rlen)
 {
-    uint32_t i = jtm_jdoc_getz(d, 0, field);
-    jtm_date date;
-    if (!i)
-        return 0;
-    const jtm_jnode *n = jtm_jdoc_node(d, i);
-    if (n->type != JTM_J_STRING || jtm_date_parse(n->v.str.s, n->v.str.n, &date) != 0)
-        return fail(reason, rlen, "schema:invalid", field);
+    const jtm_jnode *occ = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "occurred_on"));
+    const jtm_jnode *bym = jtm_jdoc_node(d, jtm_jdoc_getz(d, client, "birth_ym"));
+    const jtm_jnode *age = jtm_jdoc_node(d, jtm_jdoc_getz(d, client, "age_months"));
+    jtm_date at, birth;
+    char buf[11];
+    memcpy(buf, bym->v.str.s, 7);
+    memcpy(buf + 7, "-01", 4);
+    if (jtm_date_parse(occ->v.str.s, occ->v.str.n, &at) != 0 || jtm_date_parse(buf, 10, &birth) != 0)
+        return fail(reason, rlen, "schema:format", "occurred_on");
+    if (age->v.i != jtm_date_age_months(birth, at))
+        return fail(reason, rlen, "age_not_calendar", NULL);
     return 0;
 }
 
-static int opt_count(const jtm_jdoc *d, const char *field, char *reason, size_t rlen)
+static int check(const lk_schemas *s, const jtm_jdoc *d, const char *expected_feed, char *reason, size_t rlen)
 {
-    uint32_t i = jtm_jdoc_getz(d, 0, field);
-    if (i && (jtm_jdoc_node(d, i)->type != JTM_J_INT || jtm_jdoc_node(d, i)->v.i < 0))
-        return fail(reason, rlen, "schema:invalid", field);
-    return 0;
-}
-
-/* SOJ messages of an allocation (allocation, start, stop, invoice) carry product.category
- * (contracts.md): the derivation takes an episode's category, and its residential flag, from it. */
-static bool needs_category(const jtm_jdoc *d)
-{
-    const jtm_jnode *feed = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "feed"));
-    const jtm_jnode *type = jtm_jdoc_node(d, jtm_jdoc_getz(d, 0, "type"));
-    return str_is(feed, "soj") && (str_is(type, "allocation") || str_is(type, "start") || str_is(type, "stop") ||
-                                   str_is(type, "invoice"));
-}
-
-static int product_category(const jtm_jdoc *d, char *reason, size_t rlen)
-{
-    uint32_t product = jtm_jdoc_getz(d, 0, "product");
-    if (!product)
-        return fail(reason, rlen, "schema:missing", "product");
-    if (jtm_jdoc_node(d, product)->type != JTM_J_OBJECT)
-        return fail(reason, rlen, "schema:invalid", "product");
-    uint32_t category = jtm_jdoc_getz(d, product, "category");
-    if (!category)
-        return fail(reason, rlen, "schema:missing", "product.category");
-    if (jtm_jdoc_node(d, category)->type != JTM_J_STRING)
-        return fail(reason, rlen, "schema:invalid", "product.category");
-    return 0;
-}
-
-static int check(const jtm_jdoc *d, const char *expected_feed, char *reason, size_t rlen)
-{
-    static const char *const date_fields[] = {"allocated_on", "start_date", "end_date", "valid_from",
-                                              "valid_to", "requested_start", NULL};
-    const jtm_jnode *s;
-    jtm_date date;
     if (jtm_jdoc_node(d, 0)->type != JTM_J_OBJECT)
         return fail(reason, rlen, "json_parse", NULL);
-    if (req_str(d, 0, "event_id", &s, reason, rlen) != 0)
-        return -1;
-    if (!is_hex32(s))
-        return fail(reason, rlen, "schema:invalid", "event_id");
-    if (req_str(d, 0, "feed", &s, reason, rlen) != 0)
-        return -1;
-    if (!str_is(s, "jgz") && !str_is(s, "verzuim") && !str_is(s, "soj"))
-        return fail(reason, rlen, "schema:invalid", "feed");
-    if (expected_feed && !str_is(s, expected_feed))
+    uint32_t f = jtm_jdoc_getz(d, 0, "feed");
+    if (!f)
+        return fail(reason, rlen, "schema:missing", "feed");
+    int feed = -1;
+    for (int i = 0; i < LK_NFEEDS; i++)
+        if (str_is(jtm_jdoc_node(d, f), feed_names[i]))
+            feed = i;
+    if (feed < 0)
+        return fail(reason, rlen, "schema:enum", "feed");
+    if (expected_feed && strcmp(feed_names[feed], expected_feed) != 0)
         return fail(reason, rlen, "feed_mismatch", NULL);
-    if (req_str(d, 0, "type", &s, reason, rlen) != 0)
+    if (jtm_schema_validate_doc(s->feed[feed], d, 0, reason, rlen) != 0)
         return -1;
-    if (s->v.str.n == 0)
-        return fail(reason, rlen, "schema:invalid", "type");
-    if (req_str(d, 0, "occurred_on", &s, reason, rlen) != 0)
-        return -1;
-    if (jtm_date_parse(s->v.str.s, s->v.str.n, &date) != 0)
-        return fail(reason, rlen, "schema:invalid", "occurred_on");
-    if (req_str(d, 0, "recorded_at", &s, reason, rlen) != 0)
-        return -1;
-    if (jtm_datetime_check(s->v.str.s, s->v.str.n) != 0)
-        return fail(reason, rlen, "schema:invalid", "recorded_at");
-    uint32_t st = jtm_jdoc_getz(d, 0, "status");
-    if (st && (jtm_jdoc_node(d, st)->type != JTM_J_INT || jtm_jdoc_node(d, st)->v.i < 1 ||
-               jtm_jdoc_node(d, st)->v.i > 3))
-        return fail(reason, rlen, "schema:invalid", "status");
-    if (req_str(d, 0, "pid", &s, reason, rlen) != 0)
-        return -1;
-    if (!is_hex32(s))
-        return fail(reason, rlen, "schema:invalid", "pid");
     uint32_t client = jtm_jdoc_getz(d, 0, "client");
-    if (!client)
-        return fail(reason, rlen, "schema:missing", "client");
-    if (jtm_jdoc_node(d, client)->type != JTM_J_OBJECT)
-        return fail(reason, rlen, "schema:invalid", "client");
-    uint32_t gm = jtm_jdoc_getz(d, client, "gemeente");
-    if (!gm)
-        return fail(reason, rlen, "schema:missing", "client.gemeente");
-    if (jtm_jdoc_node(d, gm)->type != JTM_J_STRING)
-        return fail(reason, rlen, "schema:invalid", "client.gemeente");
-    uint32_t bym = jtm_jdoc_getz(d, client, "birth_ym");
-    if (bym) {
-        const jtm_jnode *n = jtm_jdoc_node(d, bym);
-        char buf[11];
-        if (n->type != JTM_J_STRING || n->v.str.n != 7 ||
-            (memcpy(buf, n->v.str.s, 7), memcpy(buf + 7, "-01", 4), jtm_date_parse(buf, 10, &date) != 0))
-            return fail(reason, rlen, "schema:invalid", "client.birth_ym");
-    }
-    for (int i = 0; date_fields[i]; i++)
-        if (opt_date(d, date_fields[i], reason, rlen) != 0)
-            return -1;
-    if (needs_category(d) && product_category(d, reason, rlen) != 0)
+    if (json_int(d, 0, "status", "status", reason, rlen) || json_int(d, 0, "volume", "volume", reason, rlen) ||
+        json_int(d, 0, "amount_cents", "amount_cents", reason, rlen) ||
+        json_int(d, client, "age_months", "client.age_months", reason, rlen))
         return -1;
-    if (opt_count(d, "amount_cents", reason, rlen) != 0 || opt_count(d, "volume", reason, rlen) != 0)
-        return -1;
-    return 0;
+    return age_calendar(d, client, reason, rlen);
 }
 
 static lk_span span_of(const jtm_jdoc *d, uint32_t obj, const char *field)
@@ -183,29 +130,30 @@ static void envelope(const jtm_jdoc *d, lk_envelope *env)
     env->status = st ? (int)jtm_jdoc_node(d, st)->v.i : 1;
 }
 
-int lk_validate_envelope(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, lk_envelope *env,
-                         char *reason, size_t rlen)
+int lk_validate_envelope(const lk_schemas *s, jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed,
+                         lk_envelope *env, char *reason, size_t rlen)
 {
     if (jtm_jdoc_parse(doc, data, len) != 0)
         return fail(reason, rlen, "json_parse", NULL);
-    if (check(doc, expected_feed, reason, rlen) != 0)
+    if (check(s, doc, expected_feed, reason, rlen) != 0)
         return -1;
     if (env)
         envelope(doc, env);
     return 0;
 }
 
-int lk_validate_doc(jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed, char *reason,
-                    size_t rlen)
+int lk_validate_doc(const lk_schemas *s, jtm_jdoc *doc, const char *data, size_t len, const char *expected_feed,
+                    char *reason, size_t rlen)
 {
-    return lk_validate_envelope(doc, data, len, expected_feed, NULL, reason, rlen);
+    return lk_validate_envelope(s, doc, data, len, expected_feed, NULL, reason, rlen);
 }
 
-int lk_validate(const char *data, size_t len, const char *expected_feed, char *reason, size_t rlen)
+int lk_validate(const lk_schemas *s, const char *data, size_t len, const char *expected_feed, char *reason,
+                size_t rlen)
 {
     jtm_jdoc doc;
     jtm_jdoc_init(&doc);
-    int rc = lk_validate_doc(&doc, data, len, expected_feed, reason, rlen);
+    int rc = lk_validate_doc(s, &doc, data, len, expected_feed, reason, rlen);
     jtm_jdoc_free(&doc);
     return rc;
 }

@@ -3,7 +3,9 @@
  * unescaped; the binary columns of ops.linker_child as hex, and its event logs decoded, every
  * event's fields as text), and any files given (daemon logs, topic dumps made by ops/privacy-scan.sh), for
  * citizen numbers, postcodes, and the birth dates and names of the raw input files given with
- * --raw. Prints one line per finding with a redacted hint (never the value) and exits 1 when
+ * --raw; and reads the pseudonymised events among them (staging.event, topic dumps) for
+ * quasi-identifiers (quasi.h: ages that narrow a birth date, identifiers in code fields). Prints
+ * one line per finding with a redacted hint (never the value) and exits 1 when
  * anything was found.
  *   jtm-privacy-scan [-c FILE] [-X key=value] [--pg CONNINFO] [--raw FILE]... [FILE]... */
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include "eventlog.h"
 #include "log.h"
 #include "pg.h"
+#include "quasi.h"
 #include "scan.h"
 #include "signals.h"
 
@@ -38,7 +41,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: jtm-privacy-scan [-c FILE] [-X key=value] [--pg CONNINFO] [--raw FILE]... [FILE]...\n"
             "Looks for citizen numbers (11-test), postcodes, and birth dates and names of the raw input in\n"
-            "every table of the database named by pg.* (when given) and in the FILEs.\n"
+            "every table of the database named by pg.* (when given) and in the FILEs; in the pseudonymised\n"
+            "events among them, for ages that narrow a birth date below its month and for code fields that\n"
+            "look like a BSN, postcode, date or name.\n"
             "  -c, --config FILE   config file (key = value lines)\n"
             "  -X key=value        set an option (repeatable); pg.<keyword> goes to libpq\n"
             "      --pg CONNINFO   same as -X pg.conninfo=CONNINFO (a superuser: row-level security\n"
@@ -148,7 +153,7 @@ static int scan_event_logs(PGconn *conn, jtm_scan *s, char *err, size_t errlen)
     return rc;
 }
 
-static int scan_database(PGconn *conn, jtm_scan *s, long *tables, char *err, size_t errlen)
+static int scan_database(PGconn *conn, jtm_scan *s, jtm_quasi *qi, long *tables, char *err, size_t errlen)
 {
     PGresult *who = PQexec(conn, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user");
     if (PQresultStatus(who) != PGRES_TUPLES_OK || PQntuples(who) != 1 || PQgetvalue(who, 0, 0)[0] != 't') {
@@ -199,6 +204,8 @@ static int scan_database(PGconn *conn, jtm_scan *s, long *tables, char *err, siz
     PQclear(list);
     if (rc == 0 && jtm_run)
         rc = scan_event_logs(conn, s, err, errlen);
+    if (rc == 0 && jtm_run)
+        rc = jtm_quasi_database(qi, conn, err, errlen);
     char ignore[128];
     jtm_pg_exec(conn, "ROLLBACK", ignore, sizeof ignore);
     return rc;
@@ -244,6 +251,7 @@ int main(int argc, char **argv)
     char err[1024], q[1100];
     int rc = JTM_EXIT_CONFIG;
     jtm_scan *s = NULL;
+    jtm_quasi *qi = NULL;
     PGconn *conn = NULL;
     char *conninfo = NULL;
     long tables = 0;
@@ -259,7 +267,8 @@ int main(int argc, char **argv)
     }
     jtm_signals_install();
     s = jtm_scan_new(stdout, (long)cfg.max_report);
-    if (!s) {
+    qi = jtm_quasi_new(stdout, (long)cfg.max_report);
+    if (!s || !qi) {
         rc = JTM_EXIT_SOFTWARE;
         goto out;
     }
@@ -281,7 +290,7 @@ int main(int argc, char **argv)
             rc = JTM_EXIT_UNAVAILABLE;
             goto out;
         }
-        int d = scan_database(conn, s, &tables, err, sizeof err);
+        int d = scan_database(conn, s, qi, &tables, err, sizeof err);
         if (d != 0) {
             log_error("database_scan_failed", "error=%s", jtm_log_quote(q, sizeof q, err));
             rc = d == -2 ? JTM_EXIT_CONFIG : (jtm_pg_is_broken(conn) ? JTM_EXIT_UNAVAILABLE : JTM_EXIT_FAILURE);
@@ -289,24 +298,29 @@ int main(int argc, char **argv)
         }
     }
     for (int i = optind; i < argc; i++)
-        if (jtm_scan_file(s, argv[i], err, sizeof err) != 0) {
+        if (jtm_scan_file_each(s, argv[i], jtm_quasi_line, qi, err, sizeof err) != 0) {
             log_error("file_unreadable", "error=%s", jtm_log_quote(q, sizeof q, err));
             rc = JTM_EXIT_IOERR;
             goto out;
         }
+    jtm_quasi_finish(qi);
     fflush(stdout);
+    long quasi = jtm_quasi_age_steps(qi) + jtm_quasi_code_fields(qi);
     log_info("scan_done", "tables=%ld files=%d bytes=%lld names=%ld birthdates=%ld ambiguous_birthdates=%ld "
-                          "findings=%ld bsn=%ld postcode=%ld birthdate=%ld name=%ld",
+                          "findings=%ld bsn=%ld postcode=%ld birthdate=%ld name=%ld pseudo_events=%ld age_steps=%ld "
+                          "code_field=%ld",
              tables, argc - optind, jtm_scan_bytes(s), jtm_scan_names(s), jtm_scan_birthdates(s),
-             jtm_scan_ambiguous_dates(s), jtm_scan_findings(s), jtm_scan_findings_of(s, JTM_FIND_BSN),
+             jtm_scan_ambiguous_dates(s), jtm_scan_findings(s) + quasi, jtm_scan_findings_of(s, JTM_FIND_BSN),
              jtm_scan_findings_of(s, JTM_FIND_POSTCODE), jtm_scan_findings_of(s, JTM_FIND_BIRTHDATE),
-             jtm_scan_findings_of(s, JTM_FIND_NAME));
-    rc = jtm_scan_findings(s) ? JTM_EXIT_FAILURE : JTM_EXIT_OK;
+             jtm_scan_findings_of(s, JTM_FIND_NAME), jtm_quasi_events(qi), jtm_quasi_age_steps(qi),
+             jtm_quasi_code_fields(qi));
+    rc = jtm_scan_findings(s) + quasi ? JTM_EXIT_FAILURE : JTM_EXIT_OK;
 out:
     if (conn)
         PQfinish(conn);
     free(conninfo);
     jtm_scan_free(s);
+    jtm_quasi_free(qi);
     jtm_config_free(scan_options, &cfg, &pt);
     jtm_kvlist_free(&cli);
     return rc;

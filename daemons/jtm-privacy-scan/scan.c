@@ -297,6 +297,11 @@ void jtm_scan_text(jtm_scan *s, const char *source, long line, const char *text,
 
 int jtm_scan_file(jtm_scan *s, const char *path, char *errstr, size_t errlen)
 {
+    return jtm_scan_file_each(s, path, NULL, NULL, errstr, errlen);
+}
+
+int jtm_scan_file_each(jtm_scan *s, const char *path, jtm_scan_line_fn each, void *arg, char *errstr, size_t errlen)
+{
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(errstr, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -306,8 +311,11 @@ int jtm_scan_file(jtm_scan *s, const char *path, char *errstr, size_t errlen)
     size_t cap = 0;
     ssize_t len;
     long no = 1;
-    while ((len = getline(&line, &cap, f)) > 0)
-        jtm_scan_text(s, path, no++, line, (size_t)len);
+    for (; (len = getline(&line, &cap, f)) > 0; no++) {
+        jtm_scan_text(s, path, no, line, (size_t)len);
+        if (each)
+            each(arg, path, no, line, (size_t)len);
+    }
     int rc = ferror(f) ? -1 : 0;
     if (rc)
         snprintf(errstr, errlen, "read error on %s", path);

@@ -34,6 +34,10 @@ int jtm_scan_learn_raw(jtm_scan *s, const char *path, char *errstr, size_t errle
 void jtm_scan_text(jtm_scan *s, const char *source, long line, const char *text, size_t len);
 /* Scans a file line by line. Returns 0 or -1 with errstr. */
 int jtm_scan_file(jtm_scan *s, const char *path, char *errstr, size_t errlen);
+/* The same, and hands each line to each(arg, ...) too (NULL: none), so that another check reads
+ * the file in the same pass. */
+typedef void (*jtm_scan_line_fn)(void *arg, const char *source, long line, const char *text, size_t len);
+int jtm_scan_file_each(jtm_scan *s, const char *path, jtm_scan_line_fn each, void *arg, char *errstr, size_t errlen);
 
 long jtm_scan_findings(const jtm_scan *s);
 long jtm_scan_findings_of(const jtm_scan *s, jtm_find_kind kind);
