@@ -18,7 +18,8 @@
 # JTM_BENCH_PG_CONF more postgresql.conf lines, separated by ';' (e.g. "shared_buffers = 1GB"),
 # JTM_BENCH_SETTLE (default 1) waits for autovacuum to finish its pass over the loaded rows before
 # the latency run (0: measure latency right after the load),
-# JTM_BENCH_WORKERS (default 3) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
+# JTM_BENCH_MUNICIPALITIES (default 1) sets every synthetic municipality up (own partitions) before the
+# load, 0 leaves all rows in the default partitions, JTM_BENCH_WORKERS (default 3) the linker's workers, JTM_BENCH_LINKER_ARGS extra -X options for
 # the linker (e.g. "-X batch.max=20000"), JTM_BENCH_PERF=FILE a system-wide perf profile (perf
 # record -a -g) of the load, reported per program at the end.
 # Also printed: the CPU seconds the linker and the PostgreSQL server used during the load, against
@@ -107,6 +108,16 @@ for t in pseudo.jgz pseudo.verzuim pseudo.soj; do
 done >"$state/pseudo.ndjson"
 lines=$(wc -l <"$state/pseudo.ndjson")
 [ "$lines" = "$pseudo" ] || say "warning: read back $lines of $pseudo events (broker retention?)"
+
+# Every municipality of the region set up (its own partitions, as in production; docs/access.md),
+# unless JTM_BENCH_MUNICIPALITIES=0 leaves all rows in the default partitions.
+if [ "${JTM_BENCH_MUNICIPALITIES:-1}" = 1 ]; then
+    "$build/bin/jtm-migrate" -X "pg.conninfo=$conninfo" -X log.level=warn
+    for gm in $(sed -n 's/.*"\(GM[0-9]\{4\}\)".*/\1/p' "$root/daemons/jtm-synth/world.c" | sort -u); do
+        psql_ -c "SELECT ops.municipality_setup('$gm')" >/dev/null
+    done
+    say "municipalities set up: $(psql_ -c "SELECT count(*) FROM ops.municipality")"
+fi
 
 # The linker: from its assignment to every partition's stored position at the end of its topic.
 group=bench

@@ -215,7 +215,7 @@ BEGIN
     IF c.nspname = 'ops' THEN
         IF c.relname IN ('kafka_offset', 'linker_child', 'linker_dead_letter') THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO jtm_linker', v_name);
-        ELSIF c.relname IN ('alert', 'alert_delivery', 'alert_attempt') THEN
+        ELSIF c.relname IN ('alert', 'alert_delivery', 'alert_attempt', 'alert_silence') THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %s TO jtm_alert', v_name);
         ELSIF c.relname = 'municipality' THEN
             EXECUTE format('GRANT SELECT ON %s TO jtm_linker', v_name);
