@@ -249,8 +249,8 @@ Test(it_devbroker, producer_rides_out_brokers_down_and_up, .timeout = 300)
      * the warehouse, which deduplicates by event_id (it_fault, it_linker). */
     cr_assert_eq(distinct, 1100, "distinct %d: every acknowledged message is in the log", distinct);
     cr_assert_geq(total, 1100, "total %d", total);
-    if (total > distinct)
-        cr_log_warn("the producer resent %d messages across the outage (epoch bump)", total - distinct);
+    if (total > distinct) /* not cr_log_warn: this Criterion exits 1 on any warning line */
+        fprintf(stderr, "the producer resent %d messages across the outage (epoch bump)\n", total - distinct);
     a = control(&d, "stats faults");
     cr_assert(strncmp(a, "ok topic=faults partitions=4", 28) == 0, "%s", a);
     free(a);
