@@ -2,7 +2,7 @@
 # Chaos soak: recovery after crashes, and exactly-once through them. A synthetic region is produced
 # at a steady rate (jtm-synth --rate) into a private jtm-devbroker and flows through three
 # jtm-ingest and a jtm-linker (release build) into a private PostgreSQL, while every 2-5 s a random
-# daemon is SIGKILLed and restarted 2 s later (systemd's RestartSec), and every 2 minutes PostgreSQL
+# daemon is SIGKILLed and restarted 2 s later (systemd's RestartSec; policy: bench/chaos.py), and every 150 s PostgreSQL
 # is restarted or the broker taken down and up (alternately). Afterwards the same region (same
 # seed) is loaded again without faults into a second database and the two warehouses are compared
 # row for row (ops/compare-rows.sql: staging.event, wh.care_episode, wh.route,
@@ -24,7 +24,7 @@
 #                                 has about 6.9 events per child), or JTM_CHAOS_CHILDREN sets it
 #   JTM_CHAOS_SEED (from the clock; printed)   the region and the schedule of faults
 #   JTM_CHAOS_KILL_MIN/MAX (2/5)  seconds between kills; JTM_CHAOS_RESTART_SEC (2) kill to restart
-#   JTM_CHAOS_INFRA_EVERY (120)   seconds between PostgreSQL restarts / broker outages (2-5 s each)
+#   JTM_CHAOS_INFRA_EVERY (150)   seconds between PostgreSQL restarts / broker outages (2-5 s each)
 #   JTM_CHAOS_SESSION_MS (6000)   kafka.session.timeout.ms of the daemons; 0 keeps their default
 #                                 (10000). The development broker (librdkafka 2.0.2's mock) ignores
 #                                 group.instance.id, so there a restarted daemon is assigned about
@@ -33,8 +33,9 @@
 #                                 recovery is about 5 s, with the default about 9 s. A broker with
 #                                 static membership gives the old place back at once.
 #   JTM_CHAOS_WORKERS (2)         linker workers (co-partitioned consumers in one process)
-#   JTM_CHAOS_BATCH_MAX (20000)   the linker's batch.max (as bench/linker.sh; its default 100,000
-#                                 makes the first batch after an outage the whole backlog)
+#   JTM_CHAOS_BATCH_MAX (5000)    the linker's batch.max: after an outage its first batch is the
+#                                 backlog up to batch.max, and the default 100,000 take many seconds
+#                                 to commit on a loaded 2-core machine
 #   JTM_CHAOS_CLEAN_RATE (5000)   events per second of the clean run (the mock keeps only 5 MiB per
 #                                 partition: a faster producer can outrun the consumers and lose data)
 #   JTM_CHAOS_PARTITIONS (32)     partitions per topic
