@@ -2,8 +2,9 @@
 # Chaos soak: recovery after crashes, and exactly-once through them. A synthetic region is produced
 # at a steady rate (jtm-synth --rate) into a private jtm-devbroker and flows through three
 # jtm-ingest and a jtm-linker (release build) into a private PostgreSQL, while every 2-5 s a random
-# daemon is SIGKILLed and restarted 2 s later (systemd's RestartSec; policy: bench/chaos.py), and every 150 s PostgreSQL
-# is restarted or the broker taken down and up (alternately). Afterwards the same region (same
+# daemon is SIGKILLed and restarted 2 s later (systemd's RestartSec; the policy: bench/chaos.py),
+# and every 150 s PostgreSQL is restarted or the broker taken down and up (alternately), with the
+# kills paused until every feed flows again. Afterwards the same region (same
 # seed) is loaded again without faults into a second database and the two warehouses are compared
 # row for row (ops/compare-rows.sql: staging.event, wh.care_episode, wh.route,
 # wh.population_month, monitor.waiting_list_weekly). Not part of ops/test.sh.
