@@ -66,6 +66,7 @@ METRICS_BASE = env("JTM_CHAOS_METRICS_BASE", 9580)
 CHILDREN = env("JTM_CHAOS_CHILDREN", 0) or max(100, int(RATE * SECONDS / EVENTS_PER_CHILD))
 
 rnd = random.Random(SEED)
+CHILDREN_PROCS = []  # processes (or dicts of them) that main() stops at the end
 T0 = time.monotonic()
 
 
@@ -129,8 +130,10 @@ class Broker:
 
 # ---- PostgreSQL ----
 
-def sql(conninfo, query):
-    r = subprocess.run([PSQL, conninfo, "-qAtX", "-F", " ", "-c", query], capture_output=True, text=True, timeout=60)
+def sql(conninfo, query, **params):
+    """Rows of query (psql variables :'name' from params, quoted by psql), or None on failure."""
+    args = [PSQL, conninfo, "-qAtX", "-F", " "] + [f"-v{k}={v}" for k, v in params.items()]
+    r = subprocess.run(args, input=query, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         return None
     return [line.split(" ") for line in r.stdout.splitlines() if line]
@@ -138,7 +141,8 @@ def sql(conninfo, query):
 
 def applied(conninfo, group):
     """{(topic, partition): next offset} the linker group committed in the warehouse, or None."""
-    rows = sql(conninfo, f"SELECT topic, partition, next_offset FROM ops.kafka_offset WHERE consumer_group = '{group}'")
+    rows = sql(conninfo, "SELECT topic, partition, next_offset FROM ops.kafka_offset WHERE consumer_group = :'g'",
+               g=group)
     if rows is None:
         return None
     return {(t, int(p)): int(n) for t, p, n in rows}
@@ -281,13 +285,23 @@ def synth_events(log):
 # ---- the chaos run ----
 
 def marks_for(pipe, daemon):
-    """What must be passed for daemon's restart to show in the warehouse: for an ingest the end
-    offsets of its pseudo topic now (it alone writes there, and it is down); for the linker the
-    offsets it has applied."""
+    """What must be passed, per pseudo partition, for daemon's restart to show in the warehouse:
+    for an ingest the end offsets of its pseudo topic now (it alone writes there, and it is down);
+    for the linker the offsets it has applied (0 where it applied nothing yet). None while the
+    broker or PostgreSQL does not answer."""
+    feeds = FEEDS if daemon == "linker" else [daemon]
+    marks = {}
+    for f in feeds:
+        ends = pipe.pseudo_ends(f)
+        if ends is None:
+            return None
+        marks.update({(f"{pipe.prefix}pseudo.{f}", p): e for p, e in ends.items()})
     if daemon == "linker":
-        return applied(pipe.conninfo, pipe.group)
-    ends = pipe.pseudo_ends(daemon)
-    return None if ends is None else {(f"{pipe.prefix}pseudo.{daemon}", p): e for p, e in ends.items()}
+        done = applied(pipe.conninfo, pipe.group)
+        if done is None:
+            return None
+        marks = {k: done.get(k, 0) for k in marks}
+    return marks
 
 
 def passed(done, marks):
@@ -303,6 +317,7 @@ def chaos(pipe):
     pending = {}  # daemon -> (kill record, restarted at, marks), waiting for its first event
     synth_log = f"{STATE}/synth-chaos.log"
     sp = synth("", RATE, synth_log)
+    CHILDREN_PROCS.append(sp)
     say(f"chaos: producing {CHILDREN} children at {RATE} events/s (about {SECONDS} s), seed {SEED}")
     next_kill = time.monotonic() + rnd.uniform(KILL_MIN, KILL_MAX)
     next_infra = time.monotonic() + INFRA_EVERY
@@ -435,12 +450,27 @@ def pct(xs, q):
 
 
 def main():
+    # SIGTERM (and Ctrl-C) end the run through the finally below, which stops every child
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run()
+    finally:
+        for p in CHILDREN_PROCS:
+            for proc in p.values() if isinstance(p, dict) else [p]:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+
+def run():
     global BROKER
     BROKER = Broker()
+    CHILDREN_PROCS.append(BROKER.proc)
     say(f"broker {BROKER.boot}, {PARTITIONS} partitions; PostgreSQL {CONNINFO}")
     with open(os.open(f"{STATE}/region.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("chaos-soak-region-key-0123456789abcdef-0123456789\n")
     pipe = Pipeline("chaos", "", CONNINFO, 0)
+    CHILDREN_PROCS.append(pipe.procs)
     pipe.start_all()
     t_chaos = time.monotonic()
     kills, infra, unexpected, events = chaos(pipe)
@@ -452,8 +482,10 @@ def main():
 
     say(f"clean run: the same region (seed {SEED}) at {CLEAN_RATE} events/s into database jtm_clean, no faults")
     clean = Pipeline("clean", "clean.", CLEAN_CONNINFO, 10)
+    CHILDREN_PROCS.append(clean.procs)
     clean.start_all()
     sp = synth("clean.", CLEAN_RATE, f"{STATE}/synth-clean.log")
+    CHILDREN_PROCS.append(sp)
     sp.wait()
     clean_ok = clean.wait_caught_up(1800)
     clean.stop_all()
