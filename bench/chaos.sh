@@ -3,7 +3,7 @@
 # at a steady rate (jtm-synth --rate) into a private jtm-devbroker and flows through three
 # jtm-ingest and a jtm-linker (release build) into a private PostgreSQL, while every 2-5 s a random
 # daemon is SIGKILLed and restarted 2 s later (systemd's RestartSec; the policy: bench/chaos.py),
-# and every 150 s PostgreSQL is restarted or the broker taken down and up (alternately), with the
+# and every 200 s PostgreSQL is restarted or the broker taken down and up (alternately), with the
 # kills paused until every feed flows again. Afterwards the same region (same
 # seed) is loaded again without faults into a second database and the two warehouses are compared
 # row for row (ops/compare-rows.sql: staging.event, wh.care_episode, wh.route,
@@ -25,7 +25,8 @@
 #                                 has about 6.9 events per child), or JTM_CHAOS_CHILDREN sets it
 #   JTM_CHAOS_SEED (from the clock; printed)   the region and the schedule of faults
 #   JTM_CHAOS_KILL_MIN/MAX (2/5)  seconds between kills; JTM_CHAOS_RESTART_SEC (2) kill to restart
-#   JTM_CHAOS_INFRA_EVERY (150)   seconds between PostgreSQL restarts / broker outages (2-5 s each)
+#   JTM_CHAOS_LINKER_SHARE (1/6)  share of kills that hit the linker (the others: an ingest)
+#   JTM_CHAOS_INFRA_EVERY (200)   seconds between PostgreSQL restarts / broker outages (2-5 s each)
 #   JTM_CHAOS_SESSION_MS (6000)   kafka.session.timeout.ms of the daemons; 0 keeps their default
 #                                 (10000). The development broker (librdkafka 2.0.2's mock) ignores
 #                                 group.instance.id, so there a restarted daemon is assigned about
