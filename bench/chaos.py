@@ -342,7 +342,11 @@ def chaos(pipe):
                 pending.pop(d, None)
         for d, rec in list(down.items()):
             if now >= T0 + rec["at"] + RESTART_SEC:
+                t = time.monotonic()
                 marks = marks_for(pipe, d)
+                if marks is None or time.monotonic() - t > 1:
+                    say(f"restart of {d}: its marks took {time.monotonic() - t:.1f} s"
+                        + (" and failed: trying again" if marks is None else ""))
                 if marks is None:
                     continue  # broker or PostgreSQL down: try again
                 pipe.start(d)

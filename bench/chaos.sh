@@ -59,6 +59,11 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 # config loaders would take JTM_PG_PORT for a libpq keyword).
 pgctl=(env "JTM_PG_DIR=$state/pg" "JTM_PG_PORT=$port" "JTM_BUILD=$build" "$root/ops/pg.sh")
 
+# One soak per state folder and port: a second one would destroy the first one's PostgreSQL.
+mkdir -p "$(dirname "$state")"
+exec 9>"$state.lock"
+flock -n 9 || jtm_die "another bench/chaos.sh runs on $state (lock $state.lock)"
+
 jtm_install_deps
 jtm_build "$build" -DCMAKE_BUILD_TYPE=Release -DJTM_SANITIZE=OFF -DJTM_TESTS=OFF
 
