@@ -291,19 +291,14 @@ def marks_for(pipe, daemon):
     for an ingest the end offsets of its pseudo topic now (it alone writes there, and it is down);
     for the linker the offsets it has applied (0 where it applied nothing yet). None while the
     broker or PostgreSQL does not answer."""
-    feeds = FEEDS if daemon == "linker" else [daemon]
-    marks = {}
-    for f in feeds:
-        ends = pipe.pseudo_ends(f)
-        if ends is None:
-            return None
-        marks.update({(f"{pipe.prefix}pseudo.{f}", p): e for p, e in ends.items()})
     if daemon == "linker":
         done = applied(pipe.conninfo, pipe.group)
         if done is None:
             return None
-        marks = {k: done.get(k, 0) for k in marks}
-    return marks
+        return {(f"{pipe.prefix}pseudo.{f}", p): done.get((f"{pipe.prefix}pseudo.{f}", p), 0)
+                for f in FEEDS for p in range(PARTITIONS)}
+    ends = pipe.pseudo_ends(daemon)
+    return None if ends is None else {(f"{pipe.prefix}pseudo.{daemon}", p): e for p, e in ends.items()}
 
 
 def passed(done, marks):
@@ -342,13 +337,11 @@ def chaos(pipe):
                 pending.pop(d, None)
         for d, rec in list(down.items()):
             if now >= T0 + rec["at"] + RESTART_SEC:
-                t = time.monotonic()
-                marks = marks_for(pipe, d)
-                if marks is None or time.monotonic() - t > 1:
-                    say(f"restart of {d}: its marks took {time.monotonic() - t:.1f} s"
-                        + (" and failed: trying again" if marks is None else ""))
+                # taken at the kill (nothing moves them while the daemon is down), else now
+                marks = rec.get("marks") or marks_for(pipe, d)
                 if marks is None:
-                    continue  # broker or PostgreSQL down: try again
+                    say(f"restart of {d}: broker or PostgreSQL does not answer, trying again")
+                    continue
                 pipe.start(d)
                 del down[d]
                 pending[d] = (rec, time.monotonic(), marks)
@@ -380,7 +373,8 @@ def chaos(pipe):
             if victim not in busy and (not busy if victim == "linker" else "linker" not in busy):
                 d, victim = victim, None
                 pipe.kill(d)
-                rec = {"daemon": d, "at": time.monotonic() - T0, "recovery": None, "kill": True}
+                rec = {"daemon": d, "at": time.monotonic() - T0, "recovery": None, "kill": True,
+                       "marks": marks_for(pipe, d)}
                 kills.append(rec)
                 down[d] = rec
                 say(f"SIGKILL {d} (kill {len(kills)})")
