@@ -387,11 +387,9 @@ def chaos(pipe):
 
 def infra_fault(pipe, kind):
     """PostgreSQL restarted, or every broker down and up; returns the seconds from the fault's end
-    until every feed got an event into the warehouse again."""
+    until every feed got an event into the warehouse again: after a PostgreSQL restart, a message
+    the linker applied after it; after a broker outage, one an ingest wrote after it."""
     outage = rnd.uniform(2, 5)
-    marks = {}
-    for f in FEEDS:
-        marks.update(marks_for(pipe, f) or {})
     say(f"{kind}: {outage:.1f} s")
     if kind == "pg_restart":
         subprocess.run(PGCTL + ["stop"], capture_output=True)
@@ -402,8 +400,17 @@ def infra_fault(pipe, kind):
         time.sleep(outage)
         BROKER.cmd("up all")
     t = time.monotonic()
+    marks = None
+    while marks is None and time.monotonic() < t + 60:
+        if kind == "pg_restart":
+            marks = marks_for(pipe, "linker")
+        else:
+            parts = [marks_for(pipe, f) for f in FEEDS]
+            marks = None if None in parts else {k: v for m in parts for k, v in m.items()}
+        if marks is None:
+            time.sleep(0.25)
     waiting = set(FEEDS)
-    while waiting and time.monotonic() < t + 300:
+    while marks is not None and waiting and time.monotonic() < t + 300:
         done = applied(pipe.conninfo, pipe.group)
         if done is not None:
             for f in list(waiting):
