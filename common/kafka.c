@@ -1,9 +1,12 @@
 #include "kafka.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -203,6 +206,43 @@ rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+/* Kafka's rule for group.instance.id: ASCII letters, digits, '.', '_' and '-'. */
+static int instance_name_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            return 0;
+    return 1;
+}
+
+int jtm_kafka_supervised_conf(jtm_kvlist *out, const char *role, const char *instance, char *errstr, size_t errlen)
+{
+    jtm_kvlist_set(out, "session.timeout.ms", "10000");
+    jtm_kvlist_set(out, "heartbeat.interval.ms", "1000");
+    if (instance && strcmp(instance, "off") == 0)
+        return 0;
+    char host[256];
+    if (!instance || !*instance) {
+        if (gethostname(host, sizeof host) != 0) {
+            snprintf(errstr, errlen, "instance: cannot read the host name (%s); set instance", strerror(errno));
+            return -1;
+        }
+        host[sizeof host - 1] = '\0';
+        instance = host;
+    }
+    if (!instance_name_ok(instance, 200)) {
+        snprintf(errstr, errlen, "instance: use 1-200 letters, digits, '.', '_' or '-' (Kafka's group.instance.id)");
+        return -1;
+    }
+    char id[512];
+    snprintf(id, sizeof id, "%s.%s", role, instance);
+    jtm_kvlist_set(out, "group.instance.id", id);
+    return 0;
 }
 
 int jtm_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr, size_t errlen)

@@ -52,6 +52,25 @@ rd_kafka_t *jtm_kafka_consumer_new(const jtm_kvlist *kafka, const char *group_id
                                    jtm_kafka_rebalance_fn rebalance_cb, void *opaque, char *errstr,
                                    size_t errlen);
 
+/* Consumer settings for a daemon that a supervisor (systemd's Restart=) restarts after a crash,
+ * written into out; the daemon merges its kafka.* keys over them afterwards, so those win:
+ *   group.instance.id = "<role>.<instance>": static group membership (KIP-345). A broker that
+ *     supports it (Apache Kafka >= 2.3) gives a restarted process its old place and assignment at
+ *     once, without waiting for the crashed one's session to expire and without a rebalance. The
+ *     name must stay the same across restarts and be unique in the group: instance NULL or "" means
+ *     the host name; "off" means no static membership (dynamic members, e.g. autoscaled replicas).
+ *     A second process with the same id fences the first (a fatal error: it exits 1).
+ *   session.timeout.ms = 10000, heartbeat.interval.ms = 1000: a crashed process that does not come
+ *     back gives up its partitions after 10 s (librdkafka: 45 s); longer than a systemd restart
+ *     (RestartSec=2s plus start-up), so a restart does not cause a rebalance on a real broker.
+ * The rebalance timeout (librdkafka's max.poll.interval.ms, 300 s) stays: it bounds how long a
+ * live member may take to rejoin, and a dead one is dropped after the session timeout anyway.
+ * The development broker (librdkafka 2.0.2's mock) ignores group.instance.id: there a restarted
+ * member is assigned about session.timeout.ms - 1 s after it joins (docs/runbook.md, After a crash).
+ * role: [A-Za-z0-9._-] (e.g. "jtm-ingest-soj"). Returns 0, or -1 with errstr when instance holds
+ * another character or is longer than 200 bytes, or the host name cannot be read. */
+int jtm_kafka_supervised_conf(jtm_kvlist *out, const char *role, const char *instance, char *errstr, size_t errlen);
+
 /* Subscribes to n topics. Returns 0, or -1 with errstr. */
 int jtm_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr, size_t errlen);
 

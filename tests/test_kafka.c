@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "kafka.h"
@@ -132,5 +133,64 @@ Test(kafka, wait_ready_fails_when_nobody_listens)
     cr_assert(strstr(err, "no Kafka broker answered"), "%s", err);
     cr_assert_eq(jtm_kafka_fatal(rk, err, sizeof err), 0);
     rd_kafka_destroy(rk);
+    jtm_kvlist_free(&kv);
+}
+
+Test(kafka, supervised_conf_static_member_named_after_role_and_instance)
+{
+    jtm_kvlist kv = {0};
+    cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-ingest-soj", "edge-2", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "group.instance.id"), "jtm-ingest-soj.edge-2");
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "session.timeout.ms"), "10000");
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "heartbeat.interval.ms"), "1000");
+    /* the daemon's kafka.* keys go over it and win */
+    jtm_kvlist user = {0};
+    jtm_kvlist_set(&user, "group.instance.id", "mine");
+    jtm_kvlist_set(&user, "session.timeout.ms", "6000");
+    jtm_kvlist_merge(&kv, &user);
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "group.instance.id"), "mine");
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "session.timeout.ms"), "6000");
+    rd_kafka_t *rk = jtm_kafka_consumer_new(&kv, "g", NULL, NULL, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    char buf[256];
+    cr_assert_str_eq(conf_value(rk, "group.instance.id", buf, sizeof buf), "mine");
+    rd_kafka_destroy(rk);
+    jtm_kvlist_free(&user);
+    jtm_kvlist_free(&kv);
+}
+
+Test(kafka, supervised_conf_defaults_to_the_host_name_and_can_be_off)
+{
+    char host[256], want[300];
+    cr_assert_eq(gethostname(host, sizeof host), 0);
+    snprintf(want, sizeof want, "jtm-linker.%s", host);
+    jtm_kvlist kv = {0};
+    cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-linker", NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "group.instance.id"), want);
+    jtm_kvlist_free(&kv);
+    cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-linker", "", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "group.instance.id"), want);
+    jtm_kvlist_free(&kv);
+    cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-linker", "off", err, sizeof err), 0, "%s", err);
+    cr_assert_null(jtm_kvlist_get(&kv, "group.instance.id"));
+    cr_assert_str_eq(jtm_kvlist_get(&kv, "session.timeout.ms"), "10000");
+    jtm_kvlist_free(&kv);
+}
+
+Test(kafka, supervised_conf_refuses_names_kafka_would_refuse)
+{
+    const char *bad[] = {"a b", "edge/1", "x@y", "ünï"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        jtm_kvlist kv = {0};
+        err[0] = '\0';
+        cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-linker", bad[i], err, sizeof err), -1, "%s", bad[i]);
+        cr_assert(strstr(err, "instance"), "%s", err);
+        jtm_kvlist_free(&kv);
+    }
+    char longname[260];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    jtm_kvlist kv = {0};
+    cr_assert_eq(jtm_kafka_supervised_conf(&kv, "jtm-linker", longname, err, sizeof err), -1);
     jtm_kvlist_free(&kv);
 }

@@ -506,7 +506,7 @@ Test(synth, kafka_writer_delivers_everything)
     jtm_kvlist_set(&kafka, "bootstrap.servers", "unused:9092");
     jtm_kvlist_set(&kafka, "linger.ms", "1");
     char err[512] = "";
-    synth_out_kafka *k = synth_out_kafka_new(&kafka, "t.", err, sizeof err);
+    synth_out_kafka *k = synth_out_kafka_new(&kafka, "t.", 0, err, sizeof err);
     cr_assert_not_null(k, "%s", err);
     synth_writer w = synth_out_kafka_writer(k);
     synth_stats st;

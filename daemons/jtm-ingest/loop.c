@@ -460,6 +460,12 @@ jtm_ingest *jtm_ingest_new(const jtm_ingest_settings *s, jtm_transform *t, jtm_m
      * kafka.queued.* override both; on librdkafka >= 2.1, kafka.fetch.queue.backoff.ms shortens the
      * pause instead. */
     jtm_kvlist ck = {0};
+    char role[64];
+    snprintf(role, sizeof role, "jtm-ingest-%s", s->feed ? s->feed : "feed");
+    if (jtm_kafka_supervised_conf(&ck, role, s->instance, errstr, errlen) != 0) {
+        jtm_kvlist_free(&ck);
+        goto fail;
+    }
     jtm_kvlist_set(&ck, "queued.min.messages", "250000");
     jtm_kvlist_set(&ck, "queued.max.messages.kbytes", "98304");
     jtm_kvlist_merge(&ck, s->kafka);
@@ -467,6 +473,11 @@ jtm_ingest *jtm_ingest_new(const jtm_ingest_settings *s, jtm_transform *t, jtm_m
     jtm_kvlist_free(&ck);
     if (!in->c)
         goto fail;
+    char member[512] = "";
+    size_t mlen = sizeof member;
+    if (rd_kafka_conf_get(rd_kafka_conf(in->c), "group.instance.id", member, &mlen) != RD_KAFKA_CONF_OK)
+        member[0] = '\0';
+    log_info("kafka_member", "group=%s instance_id=%s static=%d", s->group_id, *member ? member : "-", *member != '\0');
     in->out = rd_kafka_topic_new(in->p, s->topic_pseudo, NULL);
     in->dlq = rd_kafka_topic_new(in->p, s->topic_dlq, NULL);
     in->cq = rd_kafka_queue_get_consumer(in->c);

@@ -36,6 +36,8 @@
 typedef struct jtm_ingest_settings {
     const char *topic_raw, *topic_pseudo, *topic_dlq;
     const char *group_id;
+    const char *feed;          /* names the static member: jtm-ingest-<feed>.<instance> */
+    const char *instance;      /* see jtm_kafka_supervised_conf (NULL: the host name) */
     const jtm_kvlist *kafka;   /* pass-through, applied over the defaults */
     int batch_max;             /* messages per consume call */
     int poll_ms;               /* consume timeout */

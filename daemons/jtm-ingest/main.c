@@ -23,6 +23,7 @@ typedef struct ingest_config {
     char *schema_dir;
     char *topic_raw, *topic_pseudo, *topic_dlq;
     char *group_id;
+    char *instance;
     long long batch_max, poll_ms, stats_interval_ms, flush_timeout_ms, start_timeout_ms;
     char *metrics_listen;
     char *log_level;
@@ -38,6 +39,9 @@ static const jtm_option ingest_options[] = {
     JTM_OPT_STR("topic.pseudo", NULL, topic_pseudo, T, "output topic (default pseudo.<feed>)"),
     JTM_OPT_STR("topic.dlq", NULL, topic_dlq, T, "dead-letter topic (default dlq.<feed>)"),
     JTM_OPT_STR("group.id", NULL, group_id, T, "consumer group (default jtm-ingest-<feed>)"),
+    JTM_OPT_STR("instance", "", instance, T,
+                "this process's lasting name in its group: static membership, group.instance.id = "
+                "jtm-ingest-<feed>.<instance> (default the host name; off: none)"),
     JTM_OPT_INT("batch.max", "1000", 1, 100000, batch_max, T, "messages per consume call"),
     JTM_OPT_INT("poll.ms", "100", 1, 10000, poll_ms, T, "consume wait when idle"),
     JTM_OPT_INT("stats.interval.ms", "10000", 0, 86400000, stats_interval_ms, T,
@@ -161,6 +165,8 @@ int main(int argc, char **argv)
         .topic_pseudo = cfg.topic_pseudo,
         .topic_dlq = cfg.topic_dlq,
         .group_id = cfg.group_id,
+        .feed = cfg.feed,
+        .instance = cfg.instance,
         .kafka = &pt.kafka,
         .batch_max = (int)cfg.batch_max,
         .poll_ms = (int)cfg.poll_ms,

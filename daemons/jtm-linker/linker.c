@@ -49,6 +49,9 @@ const jtm_option linker_options[] = {
                 "how long to wait for the broker at start-up"),
     JTM_OPT_STR("metrics.listen", NULL, metrics_listen, linker_config,
                 "host:port for /metrics and /healthz (empty: off)"),
+    JTM_OPT_STR("instance", "", instance, linker_config,
+                "this process's lasting name in its group: static membership, group.instance.id = "
+                "jtm-linker.<instance>[-w<worker>] (default the host name; off: none)"),
     JTM_OPT_INT("workers", "1", 1, 64, workers, linker_config,
                 "parallel loaders, each a consumer of the group with its own PostgreSQL connection and "
                 "transactions; needs co-partitioned topics (range assignment, equal partition counts)"),
@@ -303,10 +306,13 @@ static void metrics_init(lk_shared *s)
                                         NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
 
-/* The worker's own Kafka settings: a smaller prefetch unless configured, and with several workers
- * client.id and a static group.instance.id get the worker number appended (two members with one
- * instance id would fence each other). */
-static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlist *out)
+/* The worker's own Kafka settings: a smaller prefetch unless configured, static membership and the
+ * timeouts of a supervised daemon (jtm_kafka_supervised_conf), and with several workers client.id
+ * and group.instance.id get the worker number appended (two members with one instance id would
+ * fence each other). A restarted linker's worker N thus takes worker N's old place; on a broker
+ * with static membership it gets back the same partitions, so the workers stay co-partitioned (and
+ * on_rebalance checks every assignment anyway). Returns 0, or -1 with errstr (bad instance). */
+static int worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlist *out, char *errstr, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     /* librdkafka prefetches up to 64 MiB per consumer by default; PostgreSQL, not the fetch, bounds
@@ -315,19 +321,21 @@ static void worker_kafka_conf(const lk_state *s, const jtm_kvlist *in, jtm_kvlis
     /* A crashed linker's partitions move to the others after 10 s instead of librdkafka's 45, and a
      * member that joins late waits at most that long (heartbeats come from librdkafka's own thread,
      * so a long batch never misses one). */
-    jtm_kvlist_set(out, "session.timeout.ms", "10000");
+    if (jtm_kafka_supervised_conf(out, "jtm-linker", s->cfg->instance, errstr, errlen) != 0)
+        return -1;
     jtm_kvlist_merge(out, in);
     if (s->cfg->workers <= 1)
-        return;
-    char buf[256];
+        return 0;
+    char buf[600];
     const char *client = jtm_kvlist_get(in, "client.id");
     snprintf(buf, sizeof buf, "%s-w%d", client ? client : "jtm-linker", s->id);
     jtm_kvlist_set(out, "client.id", buf);
-    const char *instance = jtm_kvlist_get(in, "group.instance.id");
+    const char *instance = jtm_kvlist_get(out, "group.instance.id");
     if (instance) {
         snprintf(buf, sizeof buf, "%s-w%d", instance, s->id);
         jtm_kvlist_set(out, "group.instance.id", buf);
     }
+    return 0;
 }
 
 /* Waits until every worker has finished its setup (or failed it). The group's first generation
@@ -365,8 +373,12 @@ static int worker_start(lk_state *s, const char *const topics[3])
     }
     set_pg_up(s, true);
     jtm_kvlist kafka;
-    worker_kafka_conf(s, &s->sh->pt->kafka, &kafka);
-    s->rk = jtm_kafka_consumer_new(&kafka, s->cfg->group, on_rebalance, s, err, sizeof err);
+    if (worker_kafka_conf(s, &s->sh->pt->kafka, &kafka, err, sizeof err) == 0)
+        s->rk = jtm_kafka_consumer_new(&kafka, s->cfg->group, on_rebalance, s, err, sizeof err);
+    const char *member = jtm_kvlist_get(&kafka, "group.instance.id");
+    if (s->rk)
+        log_info("kafka_member", "worker=%d group=%s instance_id=%s static=%d", s->id, s->cfg->group,
+                 member ? member : "-", member != NULL);
     jtm_kvlist_free(&kafka);
     if (!s->rk) {
         log_error("kafka_config", "worker=%d error=%s", s->id, jtm_log_quote(q, sizeof q, err));

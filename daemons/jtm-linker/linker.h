@@ -44,6 +44,7 @@ typedef struct linker_config {
     long long kafka_ready_ms;
     char *metrics_listen;
     long long workers;
+    char *instance;
 } linker_config;
 
 extern const jtm_option linker_options[];

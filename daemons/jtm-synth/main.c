@@ -18,7 +18,7 @@
 typedef struct synth_config {
     long long seed, children, years, flush_timeout_ms, ready_timeout_ms;
     char *municipalities, *start, *spike, *out, *kafka, *topic_prefix, *tmpdir, *log_level;
-    double dirty, corrections, duplicates, late, placeholders;
+    double dirty, corrections, duplicates, late, placeholders, rate;
     bool stats;
 } synth_config;
 
@@ -35,6 +35,8 @@ static const jtm_option synth_options[] = {
     JTM_OPT_STR("out", NULL, out, synth_config, "folder for raw.<feed>.ndjson"),
     JTM_OPT_STR("kafka", NULL, kafka, synth_config, "bootstrap servers: produce to raw.<feed> instead of files"),
     JTM_OPT_STR("topic.prefix", "", topic_prefix, synth_config, "prefix of the topic names (tests)"),
+    JTM_OPT_DBL("rate", "0", 0, 1e7, rate, synth_config,
+                "with --kafka: events per second, spread evenly over the run (0: as fast as possible)"),
     JTM_OPT_INT("flush.timeout_ms", "120000", 1, 3600000, flush_timeout_ms, synth_config,
                 "how long to wait for the last delivery reports"),
     JTM_OPT_INT("ready.timeout_ms", "10000", 1, 3600000, ready_timeout_ms, synth_config,
@@ -264,7 +266,7 @@ int main(int argc, char **argv)
     } else {
         if (!jtm_kvlist_get(&pt.kafka, "bootstrap.servers"))
             jtm_kvlist_set(&pt.kafka, "bootstrap.servers", cfg.kafka);
-        if (!(ko = synth_out_kafka_new(&pt.kafka, cfg.topic_prefix, err, sizeof err))) {
+        if (!(ko = synth_out_kafka_new(&pt.kafka, cfg.topic_prefix, cfg.rate, err, sizeof err))) {
             fprintf(stderr, "jtm-synth: %s\n", err);
             rc = JTM_EXIT_CONFIG;
             goto out_p;

@@ -15,8 +15,9 @@ int synth_out_file_close(synth_out_file *f, char *errstr, size_t errlen);
 
 typedef struct synth_out_kafka synth_out_kafka;
 /* An idempotent lz4 producer to <prefix>raw.<feed>; kafka holds the kafka.* pass-through keys
- * (bootstrap.servers among them). */
-synth_out_kafka *synth_out_kafka_new(const jtm_kvlist *kafka, const char *topic_prefix, char *errstr,
+ * (bootstrap.servers among them). rate > 0 paces the events to that many per second over all feeds
+ * (the same events in the same order, only spread in time); 0 sends them as fast as it can. */
+synth_out_kafka *synth_out_kafka_new(const jtm_kvlist *kafka, const char *topic_prefix, double rate, char *errstr,
                                      size_t errlen);
 synth_writer synth_out_kafka_writer(synth_out_kafka *k);
 /* A metadata round trip within timeout_ms: 0 when a broker answers, else -1 with errstr. */

@@ -279,8 +279,11 @@ static inline long ops_synth(const ops_pipe *p, long seed, int children, int yea
     return n;
 }
 
-/* Starts jtm-ingest for feed f (group <out>ing-<feed>), log <dir>/<log>. metrics: NULL for none. */
-static inline pid_t ops_start_ingest(const ops_pipe *p, int f, const char *metrics, const char *log)
+/* Starts jtm-ingest for feed f (group <out>ing-<feed>), log <dir>/<log>. metrics: NULL for none.
+ * kafka_timeouts: config lines for the group's timeouts (OPS_KAFKA_TIMEOUTS; "" for the daemon's
+ * own defaults). */
+static inline pid_t ops_start_ingest_with(const ops_pipe *p, int f, const char *metrics, const char *kafka_timeouts,
+                                          const char *log)
 {
     char conf[8192], path[1600], logpath[1600];
     snprintf(conf, sizeof conf,
@@ -288,9 +291,9 @@ static inline pid_t ops_start_ingest(const ops_pipe *p, int f, const char *metri
              "topic.raw = %s\ntopic.pseudo = %s\ntopic.dlq = %sdlq.%s\ngroup.id = %sing-%s\n"
              "stats.interval.ms = 2000\nmetrics.listen = %s\n"
              /* the mock broker keeps 5 MiB per partition and stores compressed batches */
-             "kafka.compression.type = lz4\n" OPS_KAFKA_TIMEOUTS,
+             "kafka.compression.type = lz4\n%s",
              OPS_FEEDS[f], p->dir, p->boot, p->raw[f], p->pseudo[f], p->out, OPS_FEEDS[f], p->out, OPS_FEEDS[f],
-             metrics ? metrics : "");
+             metrics ? metrics : "", kafka_timeouts);
     snprintf(path, sizeof path, "%s/%singest-%s.conf", p->dir, p->out, OPS_FEEDS[f]);
     jtm_test_write_file(path, conf, 0600);
     snprintf(logpath, sizeof logpath, "%s/%s", p->dir, log);
@@ -299,6 +302,11 @@ static inline pid_t ops_start_ingest(const ops_pipe *p, int f, const char *metri
     pid_t pid = ops_spawn(argv, logpath);
     free(bin);
     return pid;
+}
+
+static inline pid_t ops_start_ingest(const ops_pipe *p, int f, const char *metrics, const char *log)
+{
+    return ops_start_ingest_with(p, f, metrics, OPS_KAFKA_TIMEOUTS, log);
 }
 
 /* Starts jtm-linker on the pseudo topics into conninfo; extra: more config lines. */
