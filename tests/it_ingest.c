@@ -1173,7 +1173,7 @@ Test(it_ingest, identifiers_in_any_string_field_never_cross, .timeout = 300)
             for (int v = 0; v < NINJECT; v++) {
                 inj_case *c = &r.c[r.n];
                 snprintf(c->key, sizeof c->key, "case-%d", r.n);
-                snprintf(c->path, sizeof c->path, "%s", paths[i]);
+                snprintf(c->path, sizeof c->path, "%.63s", paths[i]);
                 c->value = v;
                 json_t *ev = json_deep_copy(b);
                 json_object_set_new(ev, "event_id", json_string(c->key));

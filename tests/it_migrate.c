@@ -96,26 +96,26 @@ Test(migrate, stored_ages_become_calendar_months)
         copy_migration(before[i], tmp);
     cr_assert_eq(jtm_migrate(c, tmp, NULL, err, sizeof err), 12, "%s", err);
     /* born 2012-05-17: on 2024-03-10 the exact age was 141, the calendar age is 142 */
-    const char *row = "INSERT INTO staging.event (feed, event_id, pid, type, occurred_on, recorded_at, status, "
-                      "withdrawn, gemeente, payload) VALUES ('jgz', '%s', 'fedcba9876543210fedcba9876543210', "
-                      "'signal', '2024-03-10', '2024-03-10T09:00:00Z', 1, false, 'GM0505', "
-                      "'{\"client\": {\"birth_ym\": \"2012-05\", \"age_months\": %d, \"sex\": 1, \"pc4\": \"3311\", "
-                      "\"gemeente\": \"GM0505\"}, \"domain\": \"gezin\"}')";
+#define ROW_SQL "INSERT INTO staging.event (feed, event_id, pid, type, occurred_on, recorded_at, status, "\
+                      "withdrawn, gemeente, payload) VALUES ('jgz', '%s', 'fedcba9876543210fedcba9876543210', "\
+                      "'signal', '2024-03-10', '2024-03-10T09:00:00Z', 1, false, 'GM0505', "\
+                      "'{\"client\": {\"birth_ym\": \"2012-05\", \"age_months\": %d, \"sex\": 1, \"pc4\": \"3311\", "\
+                      "\"gemeente\": \"GM0505\"}, \"domain\": \"gezin\"}')"
     char sql[1024];
-    snprintf(sql, sizeof sql, row, "0123456789abcdef0123456789abcde1", 141);
+    snprintf(sql, sizeof sql, ROW_SQL, "0123456789abcdef0123456789abcde1", 141);
     exec_ok(c, sql);
-    snprintf(sql, sizeof sql, row, "0123456789abcdef0123456789abcde2", 142);
+    snprintf(sql, sizeof sql, ROW_SQL, "0123456789abcdef0123456789abcde2", 142);
     exec_ok(c, sql);
     copy_migration("0013_age_calendar_months.sql", tmp);
     cr_assert_eq(jtm_migrate(c, tmp, NULL, err, sizeof err), 1, "%s", err);
     cr_assert_eq(count(c, "SELECT count(*) FROM staging.event WHERE (payload #>> '{client,age_months}')::int = 142"), 2,
                  "the stored exact age was rewritten");
-    snprintf(sql, sizeof sql, row, "0123456789abcdef0123456789abcde3", 141);
+    snprintf(sql, sizeof sql, ROW_SQL, "0123456789abcdef0123456789abcde3", 141);
     PGresult *r = PQexec(c, sql);
     cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR, "a stepping age was stored");
     cr_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23514");
     PQclear(r);
-    snprintf(sql, sizeof sql, row, "0123456789abcdef0123456789abcde3", 142);
+    snprintf(sql, sizeof sql, ROW_SQL, "0123456789abcdef0123456789abcde3", 142);
     exec_ok(c, sql);
     PQfinish(c);
     free(ci);
